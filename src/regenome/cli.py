@@ -1,0 +1,208 @@
+"""Command-line interface: a thin typer app over the public API.
+
+Errors regenome raises on purpose are printed as one line on stderr with exit code 2
+(``--debug`` shows the traceback). Heavy modules are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="regenome: high-throughput screening of rare-earth functional materials.")
+_state = {"debug": False}
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"regenome: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _run(func):
+    """Call ``func`` and turn regenome's own errors into one-line messages."""
+    from regenome.errors import RegenomeError
+
+    try:
+        return func()
+    except RegenomeError as exc:
+        if _state["debug"]:
+            raise
+        _fail(str(exc))
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.")) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def validate(batch: Path = typer.Argument(..., help="Batch file (TOML).")) -> None:
+    """Check a batch file and print how many candidates it would generate."""
+    def go():
+        from regenome.families import get_family
+        from regenome.spec import load_batch
+
+        spec = load_batch(batch)
+        family = get_family(spec.batch.family)
+        total = family.grid_size(spec)
+        passing = sum(len(c["candidate_id"]) for c in family.generate(spec))
+        if total > spec.funnel.max_candidates:
+            _fail(f"{batch}: funnel.max_candidates: the batch would generate {total} candidates, more than "
+                  f"{spec.funnel.max_candidates}; use a coarser step, sampling = \"sobol\", or raise max_candidates")
+        if passing == 0:
+            _fail(f"{batch}: constraints: no candidate of the {total} generated meets the constraints; relax them")
+        typer.echo(f"{batch}: valid {spec.batch.family} batch '{spec.batch.name}': {total} candidates generated, "
+                   f"{passing} pass the constraints")
+    _run(go)
+
+
+@app.command()
+def screen(
+    batch: Path = typer.Argument(..., help="Batch file (TOML)."),
+    out: Path = typer.Option(..., "--out", help="Output folder (created)."),
+    n_jobs: Optional[int] = typer.Option(None, "--n-jobs", help="Workers (default: [execution] n_jobs)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="loky, threading, dask or ray."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler or Ray address to join."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in the same folder."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Run a screening batch and write ranked.csv, structures.h5, provenance.json and report.html."""
+    def go():
+        from regenome.families import get_family
+        from regenome.pipeline import screen as run_screen
+        from regenome.spec import load_batch, read_batch_text
+
+        if backend is not None and backend not in ("loky", "threading", "dask", "ray"):
+            _fail(f"--backend: unknown backend {backend!r}; valid: loky, threading, dask, ray")
+        if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
+            _fail(f"--n-jobs: must be a positive number of workers or -1; got {n_jobs}")
+        spec = load_batch(batch)
+        total = get_family(spec.batch.family).grid_size(spec)
+        if total > spec.funnel.max_candidates:
+            _fail(f"{batch}: funnel.max_candidates: the batch would generate {total} candidates, more than "
+                  f"{spec.funnel.max_candidates}; use a coarser step, sampling = \"sobol\", or raise max_candidates")
+        text = read_batch_text(batch)
+        with _progress(quiet) as progress:
+            result = run_screen(spec, text, out, batch_path=str(batch), n_jobs=n_jobs, backend=backend,
+                                scheduler=scheduler, resume=resume, progress=progress)
+        c = result.counts
+        typer.echo(f"{c['generated']} generated, {c['passing_constraints']} pass the constraints, "
+                   f"{c['meeting_targets']} meet the targets, {c['with_structures']} structures stored")
+        typer.echo(f"report: {result.report_html}")
+        typer.echo(f"ranked: {result.ranked_csv}")
+    _run(go)
+
+
+class _progress:
+    """A rich progress bar on stderr (one task per stage), or nothing when quiet."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet or not sys.stderr.isatty()
+        self.bar = None
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        if self.quiet:
+            return lambda stage, done, total: None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+        self.bar.__enter__()
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in self.tasks:
+                self.tasks[stage] = self.bar.add_task(stage, total=total)
+            self.bar.update(self.tasks[stage], completed=done, total=total)
+        return update
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
+
+
+@app.command()
+def predict(
+    model: str = typer.Argument(..., help="Model name: ndfeb."),
+    csv_in: Path = typer.Argument(..., metavar="IN.csv", help="Input CSV with a 'formula' column."),
+    out: Path = typer.Option(..., "--out", help="Output CSV."),
+) -> None:
+    """Predict properties for the rows of a CSV file."""
+    def go():
+        from regenome.predictors.formula_io import predict_csv
+
+        summary = predict_csv(model, csv_in, out)
+        typer.echo(summary.message, err=True)
+        if summary.n_ok == 0 and summary.n_rows > 0:
+            raise typer.Exit(1)
+    _run(go)
+
+
+@app.command()
+def inspect(path: Path = typer.Argument(..., help="structures.h5 or a run folder.")) -> None:
+    """Describe a structure set (or a run folder): schema, counts, columns."""
+    def go():
+        from regenome.structures.store import describe
+
+        target = path / "structures.h5" if path.is_dir() else path
+        info = describe(target)
+        for key in ("path", "schema_version", "n_candidates", "n_structures", "n_sites", "n_distinct_formulas",
+                    "file_size_bytes"):
+            typer.echo(f"{key}: {info.get(key)}")
+        typer.echo("candidate_columns: " + ", ".join(info.get("candidate_columns", [])))
+        typer.echo("structure ids: " + ", ".join(info.get("first_ids", [])))
+        if path.is_dir() and (path / "run.json").exists():
+            typer.echo("run: " + (path / "run.json").read_text().replace("\n", " "))
+    _run(go)
+
+
+@app.command()
+def export(
+    path: Path = typer.Argument(..., help="structures.h5"),
+    ids: Optional[str] = typer.Option(None, "--ids", help="Comma-separated candidate ids (default: all)."),
+    fmt: str = typer.Option("cif", "--format", help="cif, extxyz or poscar."),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+) -> None:
+    """Write stored structures as CIF, extended XYZ or POSCAR files."""
+    def go():
+        from regenome.structures.convert import export as export_structures
+
+        if fmt not in ("cif", "extxyz", "poscar"):
+            _fail(f"--format: unknown format {fmt!r}; valid: cif, extxyz, poscar")
+        id_list = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
+        written = export_structures(path, id_list, fmt, out)
+        typer.echo(f"wrote {len(written)} {fmt} files to {out}")
+    _run(go)
+
+
+@app.command()
+def calibrate(
+    model: str = typer.Argument(..., help="Model to calibrate: ndfeb."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Reference data folder (default: $REGENOME_DATA)."),
+    project: Path = typer.Option(Path("."), "--project", help="Project checkout to write data/ and docs/ into."),
+) -> None:
+    """Re-derive a model's shipped tables from the reference data (developers)."""
+    def go():
+        from regenome.calibration.ndfeb import calibrate as run, write_outputs
+        from regenome.datafiles import reference_data_dir
+
+        if model != "ndfeb":
+            _fail(f"unknown model {model!r}; valid: ndfeb")
+        for p in write_outputs(run(reference_data_dir(data)), project):
+            typer.echo(f"wrote {p}")
+    _run(go)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,388 @@
+"""The Nd-Fe-B family: substituted (R)2(Fe,Co)14B candidates.
+
+Candidates are points of a composition grid over the rare-earth sublattice (fractions
+summing to one) times Co levels on the Fe sublattice times process routes. They stay
+arrays from generation to ranking; crystal structures are built only for the best
+candidates (the funnel), by decorating the Nd2Fe14B prototype.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from regenome.predictors.ndfeb import MAX_CO_FRACTION, PROPERTIES, RE_ELEMENTS, ROUTES, TM_ELEMENTS
+from regenome.spec import BatchSpec, StrictModel, _FieldError
+
+MIN_STEP = 0.005
+EXTRA_PROPERTIES = ("raw_material_cost_usd_kg", "critical_element_wt_frac", "ce_la_fraction", "critical_cut")
+
+
+def _bounds(value, key: str) -> tuple[float, float]:
+    if not (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise _FieldError((key,), f"must be [min, max] with two numbers between 0 and 1; got {value!r}")
+    lo, hi = float(value[0]), float(value[1])
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise _FieldError((key,), f"bounds must be finite numbers; got {value!r}")
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise _FieldError((key,), f"bounds must satisfy 0 <= min <= max <= 1; got {value!r}")
+    return lo, hi
+
+
+def _step(value, key: str = "step") -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _FieldError((key,), f"must be a number such as 0.05; got {value!r}")
+    if not MIN_STEP <= value <= 1.0:
+        raise _FieldError((key,), f"must be between {MIN_STEP} and 1 (e.g. 0.05); got {value!r}")
+    units = 1.0 / value
+    if abs(units - round(units)) > 1e-6:
+        raise _FieldError((key,), f"1/step must be a whole number (e.g. 0.1, 0.05, 0.02, 0.01); got {value!r}")
+    return float(value)
+
+
+class Sublattice(StrictModel):
+    """Fractions of one sublattice: element = [min, max] plus ``step``."""
+
+    step: float
+    bounds: dict[str, tuple[float, float]]
+
+    allowed: tuple[str, ...] = ()
+
+    @classmethod
+    def _split(cls, data, allowed: tuple[str, ...], what: str):
+        if not isinstance(data, dict):
+            raise _FieldError((), f"must be a table of {what} = [min, max] and step")
+        if "step" not in data:
+            raise _FieldError(("step",), "required key is missing (e.g. step = 0.05)")
+        bounds = {}
+        for key, value in data.items():
+            if key == "step":
+                continue
+            if key not in allowed:
+                raise _FieldError((key,), f"unknown {what} {key!r}; valid: {', '.join(allowed)}, step")
+            bounds[key] = _bounds(value, key)
+        return {"step": _step(data["step"]), "bounds": bounds}
+
+    def units(self) -> int:
+        """Number of grid steps in a fraction of one."""
+        return round(1.0 / self.step)
+
+
+class RareEarthSublattice(Sublattice):
+    """``[composition.rare_earth]``: fractions of the rare-earth sublattice; they sum to 1."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, data):
+        out = cls._split(data, RE_ELEMENTS, "rare earth")
+        if not out["bounds"]:
+            raise _FieldError((), "name at least one rare earth, e.g. Nd = [0.5, 1.0]")
+        lo = sum(b[0] for b in out["bounds"].values())
+        hi = sum(b[1] for b in out["bounds"].values())
+        if lo > 1.0 + 1e-9 or hi < 1.0 - 1e-9:
+            raise _FieldError((), f"bounds cannot sum to one (sum of minima {lo:g}, sum of maxima {hi:g}); "
+                                  "widen them so that sum(min) <= 1 <= sum(max)")
+        return out
+
+
+class TransitionMetalSublattice(Sublattice):
+    """``[composition.transition_metal]``: fractions of the 14 Fe sites; Fe takes the rest."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, data):
+        out = cls._split(data, TM_ELEMENTS, "substituent of Fe")
+        for key, (lo, hi) in out["bounds"].items():
+            if hi > MAX_CO_FRACTION:
+                raise _FieldError((key,), f"max {hi:g} is outside the calibrated domain; use at most {MAX_CO_FRACTION}")
+        return out
+
+
+def _no_tm() -> TransitionMetalSublattice:
+    return TransitionMetalSublattice.model_validate({"step": 0.05})
+
+
+class Composition(StrictModel):
+    """``[composition]``."""
+
+    rare_earth: RareEarthSublattice
+    transition_metal: TransitionMetalSublattice = Field(default_factory=_no_tm)
+
+
+class Process(StrictModel):
+    """``[process]``: routes to evaluate and the operating temperature."""
+
+    route: list[Literal["sintered", "hot_deformed", "melt_spun", "bonded"]] = Field(
+        default_factory=lambda: ["sintered"], min_length=1)
+    temperature_K: float = Field(293.0, ge=200.0, le=600.0,
+                                 description="Operating temperature in K at which properties are reported.")
+
+    @field_validator("route")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("routes must not repeat")
+        return v
+
+
+class Constraints(StrictModel):
+    """``[constraints]``: hard filters applied before prediction (fractions of the RE sublattice)."""
+
+    min_ce_la_fraction: float = Field(0.0, ge=0.0, le=1.0, description="Minimum Ce+La share of the rare earth.")
+    max_ce_la_fraction: float = Field(1.0, ge=0.0, le=1.0, description="Maximum Ce+La share of the rare earth.")
+    min_critical_cut: float = Field(-1.0, ge=-1.0, le=1.0,
+                                    description="Minimum relative cut of Nd+Dy+Tb against Nd2Fe14B "
+                                                "with the same rare-earth content: 1 - (x_Nd + x_Dy + x_Tb).")
+    max_heavy_re_fraction: float = Field(1.0, ge=0.0, le=1.0, description="Maximum Dy+Tb share of the rare earth.")
+
+
+class StructureOptions(StrictModel):
+    """``[structures]``: how candidate structures are built."""
+
+    max_supercell: int = Field(10, ge=1, le=10, description="Largest supercell (in Nd2Fe14B cells) to hit fractions.")
+
+
+class NdFeBBatch(BatchSpec):
+    """A complete Nd-Fe-B batch file."""
+
+    composition: Composition
+    process: Process = Field(default_factory=Process)
+    constraints: Constraints = Field(default_factory=Constraints)
+    structures: StructureOptions = Field(default_factory=StructureOptions)
+
+    known_properties = PROPERTIES + EXTRA_PROPERTIES
+
+
+# -- grid ---------------------------------------------------------------------------------------
+
+def _levels(spec: Sublattice, elements: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Integer lower/upper grid levels per element (elements absent from the spec are fixed at 0)."""
+    units = spec.units()
+    lo = np.zeros(len(elements), dtype=np.int64)
+    hi = np.zeros(len(elements), dtype=np.int64)
+    for i, e in enumerate(elements):
+        if e in spec.bounds:
+            b_lo, b_hi = spec.bounds[e]
+            lo[i] = math.ceil(b_lo * units - 1e-9)
+            hi[i] = math.floor(b_hi * units + 1e-9)
+    return lo, hi
+
+
+def count_bounded(lo: np.ndarray, hi: np.ndarray, total: int) -> int:
+    """Number of integer vectors v with lo <= v <= hi and sum(v) == total (dynamic programming)."""
+    ways = np.zeros(total + 1, dtype=object)
+    ways[0] = 1
+    for a, b in zip(lo, hi):
+        new = np.zeros(total + 1, dtype=object)
+        for level in range(int(a), int(b) + 1):
+            if level > total:
+                break
+            new[level:] += ways[: total + 1 - level]
+        ways = new
+    return int(ways[total])
+
+
+def enumerate_bounded(lo: np.ndarray, hi: np.ndarray, total: int) -> np.ndarray:
+    """All integer vectors with lo <= v <= hi summing to ``total``, in lexicographic order."""
+    k = len(lo)
+    rows = np.zeros((1, 0), dtype=np.int64)
+    sums = np.zeros(1, dtype=np.int64)
+    for i in range(k - 1):
+        rest_lo, rest_hi = lo[i + 1:].sum(), hi[i + 1:].sum()
+        levels = np.arange(lo[i], hi[i] + 1)
+        new_sums = sums[:, None] + levels[None, :]
+        ok = (new_sums + rest_lo <= total) & (new_sums + rest_hi >= total)
+        r, c = np.nonzero(ok)
+        rows = np.concatenate([rows[r], levels[c][:, None]], axis=1)
+        sums = new_sums[r, c]
+    last = total - sums
+    keep = (last >= lo[-1]) & (last <= hi[-1])
+    return np.concatenate([rows[keep], last[keep][:, None]], axis=1)
+
+
+def _sobol_points(lo: np.ndarray, hi: np.ndarray, total: int, n: int, seed: int) -> np.ndarray:
+    """Seeded quasi-random grid points inside the bounds (unique, sorted)."""
+    from scipy.stats import qmc
+
+    k = len(lo)
+    free = [i for i in range(k) if hi[i] > lo[i]]
+    sampler = qmc.Sobol(d=max(len(free), 1), scramble=True, seed=seed)
+    found = np.zeros((0, k), dtype=np.int64)
+    for _ in range(20):
+        u = sampler.random_base2(max(int(math.ceil(math.log2(max(4 * n, 1024)))), 10))
+        x = np.tile(lo.astype(float), (len(u), 1))
+        x[:, free] = lo[free] + u * (hi[free] - lo[free] + 1) - 0.5
+        # project onto the simplex sum == total, then round with the largest-remainder rule
+        x = x * (total / np.maximum(x.sum(axis=1, keepdims=True), 1e-12))
+        base = np.floor(x).astype(np.int64)
+        short = total - base.sum(axis=1)
+        order = np.argsort(-(x - base), axis=1, kind="stable")
+        bump = np.arange(k)[None, :] < short[:, None]
+        np.put_along_axis(base, order, np.take_along_axis(base, order, axis=1) + bump, axis=1)
+        inside = np.all((base >= lo) & (base <= hi), axis=1) & (base.sum(axis=1) == total)
+        found = np.unique(np.concatenate([found, base[inside]]), axis=0)
+        if len(found) >= n:
+            break
+    rng = np.random.default_rng(seed)
+    if len(found) > n:
+        found = found[np.sort(rng.choice(len(found), n, replace=False))]
+    return found
+
+
+def format_formula(re_frac: np.ndarray, co: float) -> str:
+    """Canonical formula such as ``(Nd0.7Ce0.3)2(Fe0.95Co0.05)14B``."""
+    parts = [f"{e}{v:.4g}" for e, v in zip(RE_ELEMENTS, re_frac) if v > 1e-9]
+    re_part = parts[0][:2] + "2" if len(parts) == 1 else "(" + "".join(parts) + ")2"
+    if co > 1e-9:
+        tm = f"(Fe{1 - co:.4g}Co{co:.4g})14"
+    else:
+        tm = "Fe14"
+    return f"{re_part}{tm}B"
+
+
+def candidate_id(formula: str, route: str) -> str:
+    """Stable id from formula and route (same candidate, same id, in any batch)."""
+    return "ndfeb-" + hashlib.blake2b(f"{formula}|{route}".encode(), digest_size=5).hexdigest()
+
+
+# -- family -------------------------------------------------------------------------------------
+
+class NdFeBFamily:
+    """Ce/La/Pr/Dy/Tb-substituted Nd2Fe14B with Co on the Fe sites."""
+
+    name = "ndfeb"
+    spec_model = NdFeBBatch
+    element_columns = tuple(f"{e}_fraction" for e in RE_ELEMENTS) + ("Co_fraction",)
+
+    # counting and generation
+    def composition_grid(self, spec: NdFeBBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(RE fractions (m, 7), Co levels (c,)) before constraints."""
+        re_spec = spec.composition.rare_earth
+        lo, hi = _levels(re_spec, RE_ELEMENTS)
+        units = re_spec.units()
+        if spec.funnel.sampling == "sobol":
+            grid = _sobol_points(lo, hi, units, spec.funnel.n_samples, spec.batch.seed)
+        else:
+            grid = enumerate_bounded(lo, hi, units)
+        tm = spec.composition.transition_metal
+        tlo, thi = _levels(tm, TM_ELEMENTS)
+        co_levels = np.arange(tlo[0], thi[0] + 1) / tm.units()
+        return grid / units, co_levels
+
+    def grid_size(self, spec: NdFeBBatch) -> int:
+        """Candidates before constraints (compositions x Co levels x routes), without enumerating."""
+        re_spec = spec.composition.rare_earth
+        lo, hi = _levels(re_spec, RE_ELEMENTS)
+        n_re = min(count_bounded(lo, hi, re_spec.units()), spec.funnel.n_samples) \
+            if spec.funnel.sampling == "sobol" else count_bounded(lo, hi, re_spec.units())
+        tm = spec.composition.transition_metal
+        tlo, thi = _levels(tm, TM_ELEMENTS)
+        return n_re * int(thi[0] - tlo[0] + 1) * len(spec.process.route)
+
+    def constraint_mask(self, re_frac: np.ndarray, spec: NdFeBBatch) -> np.ndarray:
+        """Rows that satisfy the hard constraints."""
+        c = spec.constraints
+        x = dict(zip(RE_ELEMENTS, re_frac.T))
+        ce_la = x["Ce"] + x["La"]
+        cut = 1.0 - (x["Nd"] + x["Dy"] + x["Tb"])
+        heavy = x["Dy"] + x["Tb"]
+        eps = 1e-9
+        return ((ce_la >= c.min_ce_la_fraction - eps) & (ce_la <= c.max_ce_la_fraction + eps)
+                & (cut >= c.min_critical_cut - eps) & (heavy <= c.max_heavy_re_fraction + eps))
+
+    def generate(self, spec: NdFeBBatch, chunk_size: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+        """Yield chunks of candidates that pass the constraints, as column arrays."""
+        chunk_size = chunk_size or spec.execution.chunk_size
+        re_grid, co_levels = self.composition_grid(spec)
+        re_grid = re_grid[self.constraint_mask(re_grid, spec)]
+        routes = spec.process.route
+        n_re, n_co, n_rt = len(re_grid), len(co_levels), len(routes)
+        total = n_re * n_co * n_rt
+        for start in range(0, total, chunk_size):
+            idx = np.arange(start, min(start + chunk_size, total))
+            i_re, rem = np.divmod(idx, n_co * n_rt)
+            i_co, i_rt = np.divmod(rem, n_rt)
+            yield self.candidate_table(re_grid[i_re], co_levels[i_co], np.asarray(routes)[i_rt])
+
+    def candidate_table(self, re_frac: np.ndarray, co: np.ndarray, route: np.ndarray) -> dict[str, np.ndarray]:
+        """Columns describing candidates (ids, formulas, fractions, derived shares, cost)."""
+        from regenome.costs import critical_mass_fraction, raw_material_cost
+
+        formulas = np.array([format_formula(r, c) for r, c in zip(re_frac, co)], dtype=object)
+        table = {
+            "candidate_id": np.array([candidate_id(f, r) for f, r in zip(formulas, route)], dtype=object),
+            "formula": formulas,
+            "process": np.asarray(route, dtype=object),
+        }
+        x = dict(zip(RE_ELEMENTS, re_frac.T))
+        for e in RE_ELEMENTS:
+            table[f"{e}_fraction"] = np.round(x[e], 6)
+        table["Co_fraction"] = np.round(co, 6)
+        table["ce_la_fraction"] = np.round(x["Ce"] + x["La"], 6)
+        table["critical_cut"] = np.round(1.0 - (x["Nd"] + x["Dy"] + x["Tb"]), 6)
+        amounts, elements = self.atom_amounts(re_frac, co)
+        table["raw_material_cost_usd_kg"] = raw_material_cost(amounts, elements)
+        table["critical_element_wt_frac"] = critical_mass_fraction(amounts, elements)
+        return table
+
+    @staticmethod
+    def atom_amounts(re_frac: np.ndarray, co: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Atoms per formula unit R2(Fe,Co)14B as an array (n, 10) and its element order."""
+        co = np.asarray(co, dtype=float)
+        amounts = np.concatenate([2.0 * re_frac, (14.0 * (1 - co))[:, None], (14.0 * co)[:, None],
+                                  np.ones((len(co), 1))], axis=1)
+        return amounts, RE_ELEMENTS + ("Fe", "Co", "B")
+
+    # prediction
+    def predict(self, table: dict[str, np.ndarray], temperature_K: float, model=None) -> dict[str, np.ndarray]:
+        """Per-draw predictions (n, K) for a candidate table at ``temperature_K``."""
+        from regenome.predictors.ndfeb import NdFeBModel
+
+        model = model or NdFeBModel()
+        re_frac = np.stack([table[f"{e}_fraction"] for e in RE_ELEMENTS], axis=1)
+        route_index = np.searchsorted(np.array(ROUTES), table["process"].astype(str))
+        order = np.argsort(np.array(ROUTES))
+        route_index = order[np.searchsorted(np.array(ROUTES)[order], table["process"].astype(str))]
+        return model.sample(re_frac, table["Co_fraction"], route_index, temperature_K)
+
+    # recipes and structures
+    def recipe(self, row: dict, spec: NdFeBBatch) -> dict:
+        """The serializable recipe of one candidate: spec fragment plus the substitution."""
+        rare_earth = {e: float(row[f"{e}_fraction"]) for e in RE_ELEMENTS if row[f"{e}_fraction"] > 0}
+        co = float(row["Co_fraction"])
+        return {
+            "family": self.name,
+            "prototype": "Nd2Fe14B (P4_2/mnm, Herbst et al. 1984)",
+            "substitution": {"rare_earth": rare_earth, "transition_metal": {"Fe": round(1 - co, 6), "Co": co}},
+            "process": str(row["process"]),
+            "temperature_K": spec.process.temperature_K,
+            "spec_fragment": {
+                "batch": spec.batch.name,
+                "seed": spec.batch.seed,
+                "composition": spec.composition.model_dump(exclude={"rare_earth": {"allowed"},
+                                                                    "transition_metal": {"allowed"}}),
+                "constraints": spec.constraints.model_dump(),
+                "sampling": spec.funnel.sampling,
+            },
+        }
+
+    def build_structure(self, row: dict, spec: NdFeBBatch) -> dict:
+        """Decorated supercell of one candidate (arrays ready for the structure store)."""
+        from regenome.structures.prototypes import decorate_nd2fe14b
+
+        re_frac = {e: float(row[f"{e}_fraction"]) for e in RE_ELEMENTS}
+        seed = int.from_bytes(hashlib.blake2b(f"{spec.batch.seed}|{row['candidate_id']}".encode(),
+                                              digest_size=4).digest(), "little")
+        built = decorate_nd2fe14b(re_frac, float(row["Co_fraction"]), seed=seed,
+                                  max_supercell=spec.structures.max_supercell)
+        recipe = self.recipe(row, spec)
+        recipe["structure"] = built["recipe"]
+        built["recipe_json"] = json.dumps(recipe, sort_keys=True)
+        return built

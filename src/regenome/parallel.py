@@ -1,0 +1,59 @@
+"""The only module that calls joblib: map a function over chunks, streaming results in order.
+
+The backend is whatever the caller's ``joblib.parallel_config`` says; :func:`execution_context`
+turns the batch file's ``[execution]`` table into such a context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+
+from regenome.errors import RegenomeError
+
+
+def map_chunks(func: Callable, chunks: Iterable, n_jobs: int | None = None) -> Iterator:
+    """Apply ``func`` to every chunk with joblib and yield results in input order as they finish."""
+    from joblib import Parallel, delayed
+
+    yield from Parallel(n_jobs=n_jobs, return_as="generator")(delayed(func)(c) for c in chunks)
+
+
+@contextlib.contextmanager
+def execution_context(backend: str, n_jobs: int, scheduler: str | None = None):
+    """``joblib.parallel_config`` for a backend name from the batch file or the command line.
+
+    BLAS/OpenMP threads inside workers are capped at one so workers do not oversubscribe cores.
+    """
+    from joblib import parallel_config
+
+    with contextlib.ExitStack() as stack:
+        if backend == "dask":
+            try:
+                from distributed import Client, LocalCluster
+            except ImportError:
+                raise RegenomeError("backend 'dask' needs the dask extra: pip install 'regenome[dask]'") from None
+            if scheduler:
+                client = stack.enter_context(Client(scheduler))
+            else:
+                cluster = stack.enter_context(LocalCluster(n_workers=max(n_jobs, 1), threads_per_worker=1,
+                                                           processes=True, dashboard_address=None))
+                client = stack.enter_context(Client(cluster))
+            stack.enter_context(parallel_config(backend="dask", n_jobs=n_jobs, wait_for_workers_timeout=60))
+        elif backend == "ray":
+            try:
+                import ray
+                from ray.util.joblib import register_ray
+            except ImportError:
+                raise RegenomeError("backend 'ray' needs the ray extra: pip install 'regenome[ray]'") from None
+            register_ray()
+            if not ray.is_initialized():
+                ray.init(address=scheduler, num_cpus=None if scheduler else max(n_jobs, 1),
+                         include_dashboard=False, log_to_driver=False)
+                stack.callback(ray.shutdown)
+            stack.enter_context(parallel_config(backend="ray", n_jobs=n_jobs))
+        elif backend == "threading":
+            stack.enter_context(parallel_config(backend="threading", n_jobs=n_jobs))
+        else:
+            stack.enter_context(parallel_config(backend=backend, n_jobs=n_jobs, inner_max_num_threads=1))
+        yield

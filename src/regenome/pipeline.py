@@ -1,0 +1,292 @@
+"""Run a screening batch: generate -> predict (parallel, chunked) -> rank -> structures -> report.
+
+The orchestrator only calls the stages; each stage is a function of its inputs. Results go
+to one output folder:
+
+* ``structures.h5``  candidate table (every candidate that passed the constraints, with
+  predictions) and structures of the top candidates (schema in docs/hdf5-format.md);
+* ``ranked.csv``     every candidate that passes the constraints, best first;
+* ``provenance.json`` versions, hashes, counts, timings; ``report.html``.
+
+``run.json`` marks the run as running or complete; ``ranked.csv`` and ``report.html`` are
+written (atomically) only when the run completes. ``resume=True`` continues a run whose
+candidate table holds whole chunks from an earlier, interrupted run of the same batch file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from regenome import __version__
+from regenome.errors import RegenomeError
+from regenome.spec import BatchSpec, spec_sha256
+
+RUN_MARKER = "run.json"
+NUMERIC_PACKAGES = ("numpy", "scipy", "pandas", "pymatgen", "ase", "scikit-learn", "joblib", "h5py",
+                    "pydantic", "matplotlib", "spglib")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ScreenResult:
+    """Where a finished screen put its outputs, and what it counted."""
+
+    out_dir: Path
+    ranked_csv: Path
+    structures_h5: Path
+    report_html: Path
+    provenance_json: Path
+    counts: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that touch numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"regenome": __version__}
+    for name in NUMERIC_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def evaluate_chunk(task: tuple) -> dict[str, np.ndarray]:
+    """Predict one chunk: means, one-sigma, target checks (runs in a worker)."""
+    from regenome.families import get_family
+    from regenome.predictors.ndfeb import summarize
+    from regenome.ranking import meets_targets, probability_meets_targets
+
+    spec, table = task
+    family = get_family(spec.batch.family)
+    draws = family.predict(table, spec.process.temperature_K)
+    out = dict(table)
+    out.update(summarize(draws))
+    n = len(table["candidate_id"])
+    fixed = {k: v for k, v in table.items() if k in spec.targets and k not in draws}
+    values = {**{k: out[k] for k in draws}, **fixed}
+    out["meets_targets"] = meets_targets(values, spec.targets, n)
+    n_draws = next(iter(draws.values())).shape[1]
+    out["p_meets_targets"] = np.round(probability_meets_targets(
+        {k: v for k, v in draws.items() if k in spec.targets}, fixed, spec.targets, n, n_draws), 6)
+    return out
+
+
+def _check_out_dir(out_dir: Path, sha: str, resume: bool) -> None:
+    marker = out_dir / RUN_MARKER
+    if not marker.exists():
+        if out_dir.exists() and any(out_dir.iterdir()) and not resume:
+            raise RegenomeError(f"{out_dir}: output folder is not empty and holds no regenome run; "
+                                "choose a new --out folder")
+        return
+    state = json.loads(marker.read_text())
+    if state.get("batch_sha256") != sha:
+        raise RegenomeError(f"{out_dir}: holds a run of a different batch file; choose a new --out folder")
+    if not resume:
+        raise RegenomeError(f"{out_dir}: holds a {state.get('status', 'previous')} run of this batch; "
+                            "pass --resume to continue it or choose a new --out folder")
+
+
+def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path: str = "",
+           n_jobs: int | None = None, backend: str | None = None, scheduler: str | None = None,
+           resume: bool = False, progress: Progress | None = None,
+           stop_after_chunks: int | None = None) -> ScreenResult:
+    """Run a whole screening batch into ``out_dir`` (see the module docstring).
+
+    ``stop_after_chunks`` ends the run early (status 'interrupted') after that many chunks;
+    it exists so tests can interrupt a run deterministically.
+    """
+    from regenome.families import get_family
+    from regenome.parallel import execution_context, map_chunks
+    from regenome.structures.store import StructureSet
+
+    out = Path(out_dir)
+    sha = spec_sha256(batch_text)
+    _check_out_dir(out, sha, resume)
+    out.mkdir(parents=True, exist_ok=True)
+    family = get_family(spec.batch.family)
+    n_jobs = n_jobs or spec.execution.n_jobs
+    backend = backend or spec.execution.backend
+    progress = progress or (lambda stage, done, total: None)
+    timings: dict[str, float] = {}
+    started = _now()
+    marker = out / RUN_MARKER
+    _atomic_write_text(marker, json.dumps({"status": "running", "batch_sha256": sha, "pid": os.getpid(),
+                                           "host": platform.node(), "started": started}, indent=1))
+
+    h5_path = out / "structures.h5"
+    t0 = time.perf_counter()
+    generated = family.grid_size(spec)
+    chunks = list(family.generate(spec))
+    n_pass = int(sum(len(c["candidate_id"]) for c in chunks))
+    timings["generate_s"] = time.perf_counter() - t0
+
+    done_rows = 0
+    if resume and h5_path.exists():
+        done_rows = _resumable_rows(h5_path, sha, spec.execution.chunk_size)
+    if done_rows == 0:
+        attrs = {"batch_name": spec.batch.name, "batch_sha256": sha, "family": family.name, "batch_toml": batch_text}
+        StructureSet.create(h5_path, attrs=attrs, overwrite=True).close()
+    skip = done_rows // spec.execution.chunk_size
+
+    t0 = time.perf_counter()
+    with StructureSet.open(h5_path, mode="a") as store, execution_context(backend, n_jobs, scheduler):
+        tasks = ((spec, c) for c in chunks[skip:])
+        for i, result in enumerate(map_chunks(evaluate_chunk, tasks, n_jobs=n_jobs), start=skip + 1):
+            store.append_candidates(result)
+            store.flush()
+            progress("predict", i, len(chunks))
+            if stop_after_chunks is not None and i >= stop_after_chunks and i < len(chunks):
+                _atomic_write_text(marker, json.dumps({"status": "interrupted", "batch_sha256": sha,
+                                                       "chunks_done": i, "chunks_total": len(chunks)}, indent=1))
+                raise RegenomeError(f"{out}: run interrupted after {i} of {len(chunks)} chunks (resume with --resume)")
+        columns = store.read_candidates()
+    timings["predict_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    ranked = rank_candidates(columns, spec)
+    timings["rank_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    top = ranked.head(spec.funnel.structures_for_top)
+    top_structures = write_structures(h5_path, family, spec, top, progress)
+    timings["structures_s"] = time.perf_counter() - t0
+
+    counts = {"generated": int(generated), "passing_constraints": n_pass,
+              "predicted": int(len(ranked)), "with_structures": len(top_structures),
+              "meeting_targets": int(ranked["meets_targets"].sum()) if len(ranked) else 0}
+    from regenome.predictors.ndfeb import NdFeBModel, load_parameters  # noqa: F401 (model card)
+    from regenome.datafiles import table_path
+    import hashlib
+
+    params_file = table_path("ndfeb", "parameters.json")
+    provenance = {
+        "regenome_version": __version__,
+        "batch_file": str(batch_path),
+        "batch_sha256": sha,
+        "batch_name": spec.batch.name,
+        "seed": spec.batch.seed,
+        "models": {"ndfeb-physics": {"version": NdFeBModel.version,
+                                     "parameters_sha256": hashlib.sha256(params_file.read_bytes()).hexdigest()}},
+        "packages": package_versions(),
+        "execution": {"backend": backend, "n_jobs": n_jobs, "chunk_size": spec.execution.chunk_size,
+                      "resumed_from_chunk": skip},
+        "machine": {"host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
+                    "cpus": os.cpu_count()},
+        "started": started,
+        "counts": counts,
+    }
+
+    t0 = time.perf_counter()
+    ranked_csv = out / "ranked.csv"
+    _atomic_write_text(ranked_csv, ranked.to_csv(index=False, float_format="%.6g"))
+    timings["write_s"] = time.perf_counter() - t0
+    provenance["finished"] = _now()
+    provenance["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+
+    from regenome.report import write_report
+
+    report = write_report(out / "report.html", batch_name=spec.batch.name, batch_text=batch_text, counts=counts,
+                          ranked=ranked, top_structures=top_structures, provenance=provenance,
+                          targets={k: v.model_dump(exclude_none=True) for k, v in spec.targets.items()},
+                          objectives=list(spec.ranking.objectives), timings=provenance["timings_s"],
+                          n_show=spec.ranking.top)
+    prov_path = out / "provenance.json"
+    _atomic_write_text(prov_path, json.dumps(provenance, indent=1, sort_keys=True))
+    _atomic_write_text(marker, json.dumps({"status": "complete", "batch_sha256": sha, "started": started,
+                                           "finished": provenance["finished"]}, indent=1))
+    return ScreenResult(out, ranked_csv, h5_path, report, prov_path, counts, provenance["timings_s"])
+
+
+def _resumable_rows(h5_path: Path, sha: str, chunk_size: int) -> int:
+    """Rows of whole chunks already in an interrupted run's candidate table (0 = start over)."""
+    from regenome.errors import StructureSetError
+    from regenome.structures.store import StructureSet
+
+    try:
+        with StructureSet.open(h5_path, mode="r") as store:
+            if store.attrs.get("batch_sha256") != sha:
+                return 0
+            n = store.n_candidates
+    except StructureSetError:
+        return 0
+    if n % chunk_size:
+        return 0
+    return n
+
+
+def rank_candidates(columns: dict[str, np.ndarray], spec: BatchSpec):
+    """Pareto front, score and order -> DataFrame in ``ranked.csv`` column order."""
+    import pandas as pd
+
+    from regenome.ranking import objective_score, pareto_rank, rank_order
+
+    objectives = spec.ranking.parsed()
+    cols = dict(columns)
+    n = len(cols["candidate_id"])
+    cols["pareto_rank"] = pareto_rank(cols, objectives) if n else np.zeros(0, dtype=int)
+    cols["score"] = np.round(objective_score(cols, objectives), 9) if n else np.zeros(0)
+    order = rank_order(cols, objectives) if n else np.zeros(0, dtype=int)
+    frame = pd.DataFrame({k: np.asarray(v)[order] for k, v in cols.items()})
+    frame.insert(0, "rank", np.arange(1, n + 1))
+    lead = ["rank", "candidate_id", "formula", "process"]
+    return frame[lead + [c for c in frame.columns if c not in lead]]
+
+
+def write_structures(h5_path: Path, family, spec: BatchSpec, top, progress: Progress) -> dict[str, dict]:
+    """Build, store and summarise the structures of the top candidates."""
+    from collections import Counter
+
+    from regenome.structures.convert import structure_text
+    from regenome.structures.store import StructureSet
+
+    summaries: dict[str, dict] = {}
+    rows = top.to_dict("records")
+    with StructureSet.open(h5_path, mode="a") as store:
+        existing = set(store.structure_ids())
+        for i, row in enumerate(rows, start=1):
+            if row["candidate_id"] not in existing:
+                built = family.build_structure(row, spec)
+                store.append_structures([row["candidate_id"]], [row["formula"]], [built["recipe_json"]],
+                                        built["lattice"][None], [built["numbers"]], [built["frac_coords"]],
+                                        [built["site_labels"]])
+            progress("structures", i, len(rows))
+        store.flush()
+        for row in rows:
+            record = store.read_structure(row["candidate_id"])
+            occupancy: dict[str, Counter] = {}
+            from pymatgen.core.periodic_table import Element
+
+            for label, z in zip(record.site_labels, record.numbers):
+                if label.startswith("R(") or int(z) == 27:
+                    occupancy.setdefault(label, Counter())[Element.from_Z(int(z)).symbol] += 1
+            summaries[row["candidate_id"]] = {
+                "cif": structure_text(record, "cif"),
+                "n_sites": int(record.n_sites),
+                "lattice_abc_A": [float(v) for v in np.linalg.norm(record.lattice, axis=1)],
+                "site_occupancy": {k: dict(v) for k, v in occupancy.items()},
+                "recipe": record.recipe,
+            }
+    return summaries

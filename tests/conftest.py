@@ -1,0 +1,25 @@
+"""Shared fixtures: reference data location, workflow paths, isolation from the user's setup."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "workflows" / "ndfeb-ce-la-motor.toml"
+
+
+@pytest.fixture(scope="session")
+def reference_data() -> Path:
+    """The reference data folder (REGENOME_DATA, default ../shared/data); skip when absent."""
+    path = Path(os.environ.get("REGENOME_DATA", ROOT.parent / "shared" / "data"))
+    if not (path / "magnets").is_dir():
+        pytest.skip(f"reference data not found at {path}; set REGENOME_DATA")
+    return path
+
+
+@pytest.fixture
+def demo_text() -> str:
+    return DEMO.read_text()
