@@ -86,3 +86,12 @@ def test_arbitrary_text_never_crashes(text):
         parse_batch(text, "fuzz.toml")
     except BatchSpecError as exc:
         assert str(exc).startswith("fuzz.toml")
+
+
+def test_published_json_schema_is_current():
+    import json
+
+    from regenome.families import get_family
+
+    published = json.loads((ROOT / "docs" / "batch-schema.ndfeb.json").read_text())
+    assert published == get_family("ndfeb").spec_model.model_json_schema()

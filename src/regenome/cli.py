@@ -182,6 +182,18 @@ def export(
 
 
 @app.command()
+def schema(family: str = typer.Argument("ndfeb", help="Family whose batch-file schema to print.")) -> None:
+    """Print the JSON Schema of a family's batch file."""
+    def go():
+        import json
+
+        from regenome.families import get_family
+
+        typer.echo(json.dumps(get_family(family).spec_model.model_json_schema(), indent=1))
+    _run(go)
+
+
+@app.command()
 def calibrate(
     model: str = typer.Argument(..., help="Model to calibrate: ndfeb."),
     data: Optional[Path] = typer.Option(None, "--data", help="Reference data folder (default: $REGENOME_DATA)."),

@@ -53,8 +53,6 @@ class Sublattice(StrictModel):
     step: float
     bounds: dict[str, tuple[float, float]]
 
-    allowed: tuple[str, ...] = ()
-
     @classmethod
     def _split(cls, data, allowed: tuple[str, ...], what: str):
         if not isinstance(data, dict):
@@ -366,8 +364,7 @@ class NdFeBFamily:
             "spec_fragment": {
                 "batch": spec.batch.name,
                 "seed": spec.batch.seed,
-                "composition": spec.composition.model_dump(exclude={"rare_earth": {"allowed"},
-                                                                    "transition_metal": {"allowed"}}),
+                "composition": spec.composition.model_dump(),
                 "constraints": spec.constraints.model_dump(),
                 "sampling": spec.funnel.sampling,
             },
