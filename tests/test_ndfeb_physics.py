@@ -97,3 +97,18 @@ def test_formula_parsing(formula, ce, co):
 def test_bad_formulas_are_rejected(formula):
     with pytest.raises(ValueError):
         parse_ndfeb_formula(formula)
+
+
+def test_shipped_parameters_reproduce_from_reference_data(reference_data, tmp_path):
+    """`regenome calibrate ndfeb` on the reference data gives exactly the shipped parameters."""
+    import json
+
+    from regenome.calibration.ndfeb import calibrate, write_outputs
+    from regenome.datafiles import table_path
+
+    write_outputs(calibrate(reference_data), tmp_path)
+    fresh = json.loads((tmp_path / "data" / "ndfeb" / "parameters.json").read_text())
+    assert fresh == json.loads(table_path("ndfeb", "parameters.json").read_text())
+    shipped_doc = (table_path("ndfeb", "parameters.json").parents[2] / "docs" / "models" / "ndfeb-calibration.md")
+    if shipped_doc.exists():
+        assert (tmp_path / "docs" / "models" / "ndfeb-calibration.md").read_text() == shipped_doc.read_text()

@@ -76,12 +76,12 @@ def package_versions() -> dict[str, str]:
 def evaluate_chunk(task: tuple) -> dict[str, np.ndarray]:
     """Predict one chunk: means, one-sigma, target checks (runs in a worker)."""
     from regenome.families import get_family
-    from regenome.predictors.ndfeb import summarize
+    from regenome.predictors import summarize
     from regenome.ranking import meets_targets, probability_meets_targets
 
     spec, table = task
     family = get_family(spec.batch.family)
-    draws = family.predict(table, spec.process.temperature_K)
+    draws = family.predict(table, spec)
     out = dict(table)
     out.update(summarize(draws))
     n = len(table["candidate_id"])
@@ -177,19 +177,13 @@ def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path:
     counts = {"generated": int(generated), "passing_constraints": n_pass,
               "predicted": int(len(ranked)), "with_structures": len(top_structures),
               "meeting_targets": int(ranked["meets_targets"].sum()) if len(ranked) else 0}
-    from regenome.predictors.ndfeb import NdFeBModel, load_parameters  # noqa: F401 (model card)
-    from regenome.datafiles import table_path
-    import hashlib
-
-    params_file = table_path("ndfeb", "parameters.json")
     provenance = {
         "regenome_version": __version__,
         "batch_file": str(batch_path),
         "batch_sha256": sha,
         "batch_name": spec.batch.name,
         "seed": spec.batch.seed,
-        "models": {"ndfeb-physics": {"version": NdFeBModel.version,
-                                     "parameters_sha256": hashlib.sha256(params_file.read_bytes()).hexdigest()}},
+        "models": family.model_provenance(),
         "packages": package_versions(),
         "execution": {"backend": backend, "n_jobs": n_jobs, "chunk_size": spec.execution.chunk_size,
                       "resumed_from_chunk": skip},
@@ -257,8 +251,6 @@ def rank_candidates(columns: dict[str, np.ndarray], spec: BatchSpec):
 
 def write_structures(h5_path: Path, family, spec: BatchSpec, top, progress: Progress) -> dict[str, dict]:
     """Build, store and summarise the structures of the top candidates."""
-    from collections import Counter
-
     from regenome.structures.convert import structure_text
     from regenome.structures.store import StructureSet
 
@@ -276,17 +268,24 @@ def write_structures(h5_path: Path, family, spec: BatchSpec, top, progress: Prog
         store.flush()
         for row in rows:
             record = store.read_structure(row["candidate_id"])
-            occupancy: dict[str, Counter] = {}
-            from pymatgen.core.periodic_table import Element
-
-            for label, z in zip(record.site_labels, record.numbers):
-                if label.startswith("R(") or int(z) == 27:
-                    occupancy.setdefault(label, Counter())[Element.from_Z(int(z)).symbol] += 1
             summaries[row["candidate_id"]] = {
                 "cif": structure_text(record, "cif"),
                 "n_sites": int(record.n_sites),
                 "lattice_abc_A": [float(v) for v in np.linalg.norm(record.lattice, axis=1)],
-                "site_occupancy": {k: dict(v) for k, v in occupancy.items()},
+                "site_occupancy": site_occupancy(record.site_labels, record.numbers),
                 "recipe": record.recipe,
             }
     return summaries
+
+
+def site_occupancy(labels, numbers) -> dict[str, dict[str, int]]:
+    """Species counts per site label, for the labels that hold more than one species (all if none)."""
+    from collections import Counter
+
+    from pymatgen.core.periodic_table import Element
+
+    counts: dict[str, Counter] = {}
+    for label, z in zip(labels, numbers):
+        counts.setdefault(label, Counter())[Element.from_Z(int(z)).symbol] += 1
+    mixed = {k: dict(v) for k, v in counts.items() if len(v) > 1}
+    return mixed or {k: dict(v) for k, v in counts.items()}

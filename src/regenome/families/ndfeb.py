@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -250,6 +251,12 @@ def candidate_id(formula: str, route: str) -> str:
     return "ndfeb-" + hashlib.blake2b(f"{formula}|{route}".encode(), digest_size=5).hexdigest()
 
 
+@lru_cache(maxsize=None)
+def _model(cls):
+    """One model instance per worker process."""
+    return cls()
+
+
 # -- family -------------------------------------------------------------------------------------
 
 class NdFeBFamily:
@@ -339,16 +346,22 @@ class NdFeBFamily:
         return amounts, RE_ELEMENTS + ("Fe", "Co", "B")
 
     # prediction
-    def predict(self, table: dict[str, np.ndarray], temperature_K: float, model=None) -> dict[str, np.ndarray]:
-        """Per-draw predictions (n, K) for a candidate table at ``temperature_K``."""
+    def predict(self, table: dict[str, np.ndarray], spec: NdFeBBatch) -> dict[str, np.ndarray]:
+        """Per-draw predictions (n, K) for a candidate table at the batch's operating temperature."""
         from regenome.predictors.ndfeb import NdFeBModel
 
-        model = model or NdFeBModel()
         re_frac = np.stack([table[f"{e}_fraction"] for e in RE_ELEMENTS], axis=1)
-        route_index = np.searchsorted(np.array(ROUTES), table["process"].astype(str))
-        order = np.argsort(np.array(ROUTES))
-        route_index = order[np.searchsorted(np.array(ROUTES)[order], table["process"].astype(str))]
-        return model.sample(re_frac, table["Co_fraction"], route_index, temperature_K)
+        route_index = np.array([ROUTES.index(str(r)) for r in table["process"]], dtype=np.intp)
+        return _model(NdFeBModel).sample(re_frac, table["Co_fraction"], route_index, spec.process.temperature_K)
+
+    def model_provenance(self) -> dict:
+        """Name, version and parameter-file sha256 of the models this family uses."""
+        from regenome.datafiles import table_path
+        from regenome.predictors.ndfeb import NdFeBModel
+
+        params = table_path("ndfeb", "parameters.json")
+        return {NdFeBModel.name: {"version": NdFeBModel.version,
+                                  "parameters_sha256": hashlib.sha256(params.read_bytes()).hexdigest()}}
 
     # recipes and structures
     def recipe(self, row: dict, spec: NdFeBBatch) -> dict:

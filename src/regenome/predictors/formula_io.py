@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from regenome.errors import InputDataError
-from regenome.predictors.ndfeb import MAX_CO_FRACTION, RE_ELEMENTS, ROUTES, NdFeBModel, summarize
+from regenome.predictors import summarize
+from regenome.predictors.ndfeb import MAX_CO_FRACTION, RE_ELEMENTS, ROUTES, NdFeBModel
 
 MAX_CSV_BYTES = 200_000_000
 KNOWN_ELEMENTS = set(RE_ELEMENTS) | {"Fe", "Co", "B"}

@@ -28,6 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from regenome.predictors import summarize
 from regenome.units import KA_M_PER_KOE, KJ_M3_PER_MGOE, MU0, ROOM_TEMPERATURE_K
 
 RE_ELEMENTS = ("Nd", "Pr", "Ce", "La", "Dy", "Tb", "Gd")
@@ -251,11 +252,3 @@ class NdFeBModel:
             "documentation": "docs/models/ndfeb.md",
         }
 
-
-def summarize(samples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Reduce per-draw arrays (n, K) to ``name`` (mean) and ``name_std`` (one-sigma)."""
-    out: dict[str, np.ndarray] = {}
-    for name, values in samples.items():
-        out[name] = values.mean(axis=1)
-        out[name + "_std"] = values.std(axis=1)
-    return out
