@@ -207,6 +207,10 @@ def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path:
                           targets={k: v.model_dump(exclude_none=True) for k, v in spec.targets.items()},
                           objectives=list(spec.ranking.objectives), timings=provenance["timings_s"],
                           n_show=spec.ranking.top)
+    from regenome.structures.store import StructureSet
+
+    with StructureSet.open(h5_path, mode="a") as store:
+        store.set_attrs({"provenance_json": json.dumps(provenance, sort_keys=True)})
     prov_path = out / "provenance.json"
     _atomic_write_text(prov_path, json.dumps(provenance, indent=1, sort_keys=True))
     _atomic_write_text(marker, json.dumps({"status": "complete", "batch_sha256": sha, "started": started,

@@ -445,6 +445,17 @@ class StructureSet:
         """Root attributes as a plain dict (strings decoded)."""
         return {k: _attr_str(v) for k, v in self._file().attrs.items()}
 
+    def set_attrs(self, attrs: Mapping[str, str]) -> None:
+        """Add or replace string root attributes (e.g. ``provenance_json`` when a run completes)."""
+        f = self._writable_file()
+        for key, value in attrs.items():
+            if not isinstance(key, str) or not isinstance(value, str) or key in _RESERVED_ATTRS:
+                raise InputDataError(
+                    f"The 'attrs' parameter of StructureSet.set_attrs must map str to str and avoid "
+                    f"the reserved attributes {sorted(_RESERVED_ATTRS)}; got {key!r}"
+                )
+            f.attrs[key] = value
+
     @property
     def candidate_columns(self) -> list[str]:
         """Names of the candidate columns, in insertion order."""
