@@ -148,3 +148,12 @@ def test_backends_give_identical_rankings(tmp_path):
     a = screen(spec, text, tmp_path / "loky", backend="loky", n_jobs=2)
     b = screen(spec, text, tmp_path / "threads", backend="threading", n_jobs=2)
     assert a.ranked_csv.read_bytes() == b.ranked_csv.read_bytes()
+
+
+def test_candidate_explosion_is_refused(tmp_path):
+    batch = tmp_path / "big.toml"
+    batch.write_text(DEMO.read_text() + "\n[funnel]\nmax_candidates = 100\n")
+    for args in (("validate", batch), ("screen", batch, "--out", tmp_path / "out")):
+        res = run(*args)
+        assert res.returncode == 2 and "funnel.max_candidates" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "out").exists()

@@ -22,6 +22,13 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _check_size(batch: Path, spec, total: int) -> None:
+    """Refuse batches above ``[funnel] max_candidates`` before any work starts."""
+    if total > spec.funnel.max_candidates:
+        _fail(f"{batch}: funnel.max_candidates: the batch would generate {total} candidates, more than "
+              f"{spec.funnel.max_candidates}; use a coarser step, sampling = \"sobol\", or raise max_candidates")
+
+
 def _run(func):
     """Call ``func`` and turn regenome's own errors into one-line messages."""
     from regenome.errors import RegenomeError
@@ -50,9 +57,7 @@ def validate(batch: Path = typer.Argument(..., help="Batch file (TOML).")) -> No
         family = get_family(spec.batch.family)
         total = family.grid_size(spec)
         passing = sum(len(c["candidate_id"]) for c in family.generate(spec))
-        if total > spec.funnel.max_candidates:
-            _fail(f"{batch}: funnel.max_candidates: the batch would generate {total} candidates, more than "
-                  f"{spec.funnel.max_candidates}; use a coarser step, sampling = \"sobol\", or raise max_candidates")
+        _check_size(batch, spec, total)
         if passing == 0:
             _fail(f"{batch}: constraints: no candidate of the {total} generated meets the constraints; relax them")
         typer.echo(f"{batch}: valid {spec.batch.family} batch '{spec.batch.name}': {total} candidates generated, "
@@ -82,9 +87,7 @@ def screen(
             _fail(f"--n-jobs: must be a positive number of workers or -1; got {n_jobs}")
         spec = load_batch(batch)
         total = get_family(spec.batch.family).grid_size(spec)
-        if total > spec.funnel.max_candidates:
-            _fail(f"{batch}: funnel.max_candidates: the batch would generate {total} candidates, more than "
-                  f"{spec.funnel.max_candidates}; use a coarser step, sampling = \"sobol\", or raise max_candidates")
+        _check_size(batch, spec, total)
         text = read_batch_text(batch)
         with _progress(quiet) as progress:
             result = run_screen(spec, text, out, batch_path=str(batch), n_jobs=n_jobs, backend=backend,
