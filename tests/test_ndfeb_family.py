@@ -41,6 +41,7 @@ def test_demo_candidates_meet_constraints(demo_text):
     assert set(t["process"]) == {"sintered", "hot_deformed"}
     assert len(set(t["candidate_id"])) == len(t["candidate_id"])  # ids unique
     assert FAMILY.grid_size(spec) >= len(t["candidate_id"])
+    assert FAMILY.passing_count(spec) == len(t["candidate_id"])
 
 
 def test_ids_are_stable_across_batches(demo_text):

@@ -45,7 +45,7 @@ def test_probability_is_joint_over_draws():
 def test_order_targets_then_front_then_score_then_id():
     cols = {"candidate_id": np.array(["d", "c", "b", "a"]), "meets_targets": np.array([False, True, True, True]),
             "pareto_rank": np.array([1, 2, 1, 1]), "score": np.array([0.9, 0.9, 0.5, 0.5])}
-    order = rank_order(cols, [])
+    order = rank_order(cols)
     assert cols["candidate_id"][order].tolist() == ["a", "b", "c", "d"]
 
 

@@ -56,7 +56,7 @@ def validate(batch: Path = typer.Argument(..., help="Batch file (TOML).")) -> No
         spec = load_batch(batch)
         family = get_family(spec.batch.family)
         total = family.grid_size(spec)
-        passing = sum(len(c["candidate_id"]) for c in family.generate(spec))
+        passing = family.passing_count(spec)
         _check_size(batch, spec, total)
         if passing == 0:
             _fail(f"{batch}: constraints: no candidate of the {total} generated meets the constraints; relax them")
@@ -79,16 +79,15 @@ def screen(
     def go():
         from regenome.families import get_family
         from regenome.pipeline import screen as run_screen
-        from regenome.spec import load_batch, read_batch_text
+        from regenome.spec import parse_batch, read_batch_text
 
         if backend is not None and backend not in ("loky", "threading", "dask", "ray"):
             _fail(f"--backend: unknown backend {backend!r}; valid: loky, threading, dask, ray")
         if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
             _fail(f"--n-jobs: must be a positive number of workers or -1; got {n_jobs}")
-        spec = load_batch(batch)
-        total = get_family(spec.batch.family).grid_size(spec)
-        _check_size(batch, spec, total)
-        text = read_batch_text(batch)
+        text = read_batch_text(batch)  # read once: the spec and the hashed text are the same bytes
+        spec = parse_batch(text, str(batch))
+        _check_size(batch, spec, get_family(spec.batch.family).grid_size(spec))
         with _progress(quiet) as progress:
             result = run_screen(spec, text, out, batch_path=str(batch), n_jobs=n_jobs, backend=backend,
                                 scheduler=scheduler, resume=resume, progress=progress)

@@ -246,7 +246,7 @@ def rank_candidates(columns: dict[str, np.ndarray], spec: BatchSpec):
     n = len(cols["candidate_id"])
     cols["pareto_rank"] = pareto_rank(cols, objectives) if n else np.zeros(0, dtype=int)
     cols["score"] = np.round(objective_score(cols, objectives), 9) if n else np.zeros(0)
-    order = rank_order(cols, objectives) if n else np.zeros(0, dtype=int)
+    order = rank_order(cols) if n else np.zeros(0, dtype=int)
     frame = pd.DataFrame({k: np.asarray(v)[order] for k, v in cols.items()})
     frame.insert(0, "rank", np.arange(1, n + 1))
     lead = ["rank", "candidate_id", "formula", "process"]

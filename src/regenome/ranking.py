@@ -92,7 +92,7 @@ def objective_score(columns: Mapping[str, np.ndarray], objectives: list[tuple[st
     return norm.mean(axis=1)
 
 
-def rank_order(columns: Mapping[str, np.ndarray], objectives: list[tuple[str, str]]) -> np.ndarray:
+def rank_order(columns: Mapping[str, np.ndarray]) -> np.ndarray:
     """Row order, best first: meets_targets, then Pareto front, then score, then candidate id."""
     keys = (np.asarray(columns["candidate_id"]).astype(str),
             -np.round(np.asarray(columns["score"], dtype=float), 12),

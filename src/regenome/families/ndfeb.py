@@ -302,6 +302,11 @@ class NdFeBFamily:
         return ((ce_la >= c.min_ce_la_fraction - eps) & (ce_la <= c.max_ce_la_fraction + eps)
                 & (cut >= c.min_critical_cut - eps) & (heavy <= c.max_heavy_re_fraction + eps))
 
+    def passing_count(self, spec: NdFeBBatch) -> int:
+        """Candidates that pass the constraints, counted without building their rows."""
+        re_grid, co_levels = self.composition_grid(spec)
+        return int(self.constraint_mask(re_grid, spec).sum()) * len(co_levels) * len(spec.process.route)
+
     def generate(self, spec: NdFeBBatch, chunk_size: int | None = None) -> Iterator[dict[str, np.ndarray]]:
         """Yield chunks of candidates that pass the constraints, as column arrays."""
         chunk_size = chunk_size or spec.execution.chunk_size
