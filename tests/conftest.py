@@ -11,6 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "workflows" / "ndfeb-ce-la-motor.toml"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread_per_worker():
+    """pytest-xdist already runs one process per core; OpenMP threads on top only contend."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
 @pytest.fixture(scope="session")
 def reference_data() -> Path:
     """The reference data folder (REGENOME_DATA, default ../shared/data); skip when absent."""

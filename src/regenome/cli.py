@@ -131,15 +131,20 @@ class _progress:
 
 @app.command()
 def predict(
-    model: str = typer.Argument(..., help="Model name: ndfeb."),
-    csv_in: Path = typer.Argument(..., metavar="IN.csv", help="Input CSV with a 'formula' column."),
+    model: str = typer.Argument(..., help="Model name (see `regenome models list`)."),
+    csv_in: Path = typer.Argument(..., metavar="IN.csv", help="Input CSV with the model's input columns."),
     out: Path = typer.Option(..., "--out", help="Output CSV."),
 ) -> None:
-    """Predict properties for the rows of a CSV file."""
+    """Predict properties for the rows of a CSV file (adds <output>, <output>_std and error columns)."""
     def go():
-        from regenome.predictors.formula_io import predict_csv
+        if model == "ndfeb":
+            from regenome.predictors.formula_io import predict_csv
 
-        summary = predict_csv(model, csv_in, out)
+            summary = predict_csv(model, csv_in, out)
+        else:
+            from regenome.surrogates.predict import predict_table
+
+            summary = predict_table(model, csv_in, out)
         typer.echo(summary.message, err=True)
         if summary.n_ok == 0 and summary.n_rows > 0:
             raise typer.Exit(1)
@@ -210,6 +215,83 @@ def calibrate(
             _fail(f"unknown model {model!r}; valid: ndfeb")
         for p in write_outputs(run(reference_data_dir(data)), project):
             typer.echo(f"wrote {p}")
+    _run(go)
+
+
+models_app = typer.Typer(no_args_is_help=True, help="List trained models and show their cards.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """One line per model: name, version, outputs and the headline cross-validated metric."""
+    def go():
+        from regenome.errors import ModelFileError
+        from regenome.modelstore import load_model
+        from regenome.surrogates import surrogate_names
+
+        typer.echo("ndfeb  physics model (calibrated parameters in data/ndfeb); outputs Br_T, Hcj_kA_m, "
+                   "BHmax_kJ_m3, Tc_K and more")
+        for name in surrogate_names():
+            try:
+                _, card = load_model(name)
+            except ModelFileError as exc:
+                typer.echo(f"{name}  not available: {exc}")
+                continue
+            headline = ", ".join(f"{key} MAE {m['MAE']:.4g}, R2 {m['R2']:.4f}, coverage {m['coverage_1sigma']:.2f}"
+                                 for key, m in card.metrics.items() if key.startswith("all/"))
+            typer.echo(f"{name}  v{card.version}  {', '.join(f'{k} [{u}]' for k, u in card.outputs.items())}"
+                       f"  {headline}")
+    _run(go)
+
+
+@models_app.command("show")
+def models_show(name: str = typer.Argument(..., help="Model name.")) -> None:
+    """Print a model's card (JSON) after checking its file hashes."""
+    def go():
+        from regenome.modelstore import card_as_json, load_model
+        from regenome.surrogates import get_spec
+
+        if name == "ndfeb":
+            from regenome.predictors.ndfeb import NdFeBModel
+
+            import json
+            typer.echo(json.dumps(NdFeBModel().card(), indent=2, default=str))
+            return
+        get_spec(name)
+        _, card = load_model(name)
+        typer.echo(card_as_json(card))
+    _run(go)
+
+
+@app.command()
+def train(
+    model: str = typer.Argument(..., help="Model to train (see `regenome models list`)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Reference data folder (default: $REGENOME_DATA)."),
+    out: Path = typer.Option(..., "--out", help="Folder to write <model>/card.json and model.skops into."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (training is deterministic given it)."),
+    quick: bool = typer.Option(False, "--quick", help="Small subset and few iterations (tests, smoke runs)."),
+    docs: Optional[Path] = typer.Option(None, "--docs", help="Also write the model page and plots here."),
+    no_cv: bool = typer.Option(False, "--no-cv", help="Skip the cross-validation (no metrics on the card)."),
+) -> None:
+    """Cross-validate and train a surrogate on the reference data, writing a skops file and its card."""
+    def go():
+        from regenome.datafiles import reference_data_dir
+        from regenome.surrogates import get_spec
+        from regenome.surrogates.training import train_surrogate
+
+        get_spec(model)
+        result = train_surrogate(model, reference_data_dir(data), out, seed=seed, quick=quick,
+                                 cross_validation=not no_cv)
+        for key, m in result.card.metrics.items():
+            typer.echo(f"{key}: n {m['n']:.0f}  MAE {m['MAE']:.4g}  R2 {m['R2']:.4f}  "
+                       f"median rel. err {m['median_relative_error']:.3f}  coverage {m['coverage_1sigma']:.2f}")
+        if docs is not None:
+            from regenome.surrogates.modelpage import write_model_page
+
+            for path in write_model_page(result, docs):
+                typer.echo(f"wrote {path}")
+        typer.echo(f"wrote {result.folder}")
     _run(go)
 
 

@@ -42,3 +42,7 @@ class StructureSetError(RegenomeError, ValueError):
 
 class DataFileError(RegenomeError, FileNotFoundError):
     """A reference-data file needed for training or calibration is absent."""
+
+
+class ModelFileError(RegenomeError, ValueError):
+    """A model file or its card is missing, tampered with, or not safe to load."""

@@ -1,0 +1,193 @@
+"""Save and load trained surrogates safely: skops files checked against their model card.
+
+A model lives in a folder ``<models dir>/<name>/`` holding ``card.json`` and the
+files the card lists with their sha256. :func:`load_model` verifies every hash
+*before* opening a file, opens only skops files, and accepts only object types
+from scikit-learn, numpy, scipy and regenome. Nothing is unpickled.
+
+The models directory is ``REGENOME_MODELS_DIR`` when set, else the models shipped
+with the package (``regenome/_models`` in a wheel, ``models/`` in a checkout).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from regenome.errors import ModelFileError
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+CARD_NAME = "card.json"
+SAFE_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "regenome.", "builtins.", "collections.")
+
+
+class TrainingData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: str = Field(description="File name relative to the reference-data folder.")
+    sha256: str
+    rows_in_file: int
+    rows_used: int
+    source: str
+    filtering: str = Field("", description="Which rows were dropped or merged, and why.")
+
+
+class ModelCard(BaseModel):
+    """What a trained surrogate is, what it was trained on, and how good it is."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    version: str
+    description: str
+    created: str = Field(default_factory=lambda: date.today().isoformat())
+    model_file: str = "model.skops"
+    inputs: dict[str, str] = Field(description="Input column -> unit.")
+    outputs: dict[str, str] = Field(description="Output column -> unit; each also gets <column>_std.")
+    training_data: list[TrainingData]
+    features: list[str] = Field(default_factory=list)
+    training_range: dict[str, Any] = Field(default_factory=dict,
+                                           description="input -> {min, max, unit}; formula models: elements seen.")
+    estimator: str = ""
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    validation: str = Field("", description="How the metrics were measured.")
+    metrics: dict[str, dict[str, float]] = Field(default_factory=dict,
+                                                 description="subset/output -> metric -> value.")
+    anchors: list[dict[str, Any]] = Field(default_factory=list)
+    seed: int = 0
+    train_command: str = ""
+    package_versions: dict[str, str] = Field(default_factory=dict)
+    files: dict[str, str] = Field(default_factory=dict, description="File name -> sha256.")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def models_dir() -> Path:
+    """Where models are read from: ``REGENOME_MODELS_DIR``, else the shipped models."""
+    override = os.environ.get("REGENOME_MODELS_DIR")
+    if override:
+        return Path(override).expanduser()
+    installed = _PACKAGE_DIR / "_models"
+    if installed.is_dir():
+        return installed
+    return _PACKAGE_DIR.parents[1] / "models"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that touch a model's numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("regenome", "numpy", "scipy", "scikit-learn", "skops"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def read_card(folder: Path) -> ModelCard:
+    """Read and validate ``card.json`` in ``folder``."""
+    path = Path(folder) / CARD_NAME
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model card not found; is {Path(folder).name!r} a trained model folder?")
+    try:
+        return ModelCard.model_validate_json(path.read_text(encoding="utf-8"))
+    except (ValidationError, ValueError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelFileError(f"{path}: not a valid model card ({first})") from None
+
+
+def save_model(estimator, card: ModelCard, folder: Path) -> ModelCard:
+    """Write ``estimator`` as skops plus ``card.json`` (with the file's sha256) into ``folder``."""
+    import skops.io as sio
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model_path = folder / card.model_file
+    tmp = model_path.with_name(f".{model_path.name}.tmp-{os.getpid()}")
+    sio.dump(estimator, tmp)
+    os.replace(tmp, model_path)
+    card = card.model_copy(update={"files": {card.model_file: sha256_file(model_path)},
+                                   "package_versions": package_versions()})
+    card_tmp = folder / f".{CARD_NAME}.tmp-{os.getpid()}"
+    card_tmp.write_text(card.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    os.replace(card_tmp, folder / CARD_NAME)
+    return card
+
+
+def verify_files(folder: Path, card: ModelCard) -> None:
+    """Refuse any file whose sha256 differs from the card (checked before the file is opened)."""
+    if card.model_file not in card.files:
+        raise ModelFileError(f"{Path(folder) / CARD_NAME}: files: no sha256 recorded for {card.model_file}")
+    for name, expected in card.files.items():
+        path = Path(folder) / name
+        if not path.is_file():
+            raise ModelFileError(f"{path}: missing; the card lists it")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise ModelFileError(f"{path}: sha256 {actual[:12]}... does not match the card ({expected[:12]}...); "
+                                 "the file was modified or corrupted; reinstall regenome or retrain the model")
+
+
+def _check_versions(folder: Path, card: ModelCard) -> None:
+    from importlib.metadata import version
+
+    trained = card.package_versions.get("scikit-learn", "")
+    here = version("scikit-learn")
+    if trained.split(".")[:2] != here.split(".")[:2]:
+        warnings.warn(f"{Path(folder) / card.model_file}: trained with scikit-learn {trained}, running {here}; "
+                      "predictions may differ; retrain with `regenome train`", stacklevel=3)
+
+
+def load_from_folder(folder: Path) -> tuple[Any, ModelCard]:
+    """Load the skops model in ``folder`` after checking its card, hash and object types."""
+    import skops.io as sio
+
+    folder = Path(folder)
+    card = read_card(folder)
+    path = folder / card.model_file
+    if path.suffix != ".skops":
+        raise ModelFileError(f"{path}: only .skops model files are loaded (pickle and joblib files can run code)")
+    verify_files(folder, card)
+    try:
+        types = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # skops raises several types for a damaged archive
+        raise ModelFileError(f"{path}: not a readable skops file ({exc})") from None
+    unsafe = [t for t in types if not t.startswith(SAFE_TYPE_PREFIXES)]
+    if unsafe:
+        raise ModelFileError(f"{path}: refuses to load object types outside scikit-learn/numpy/regenome: "
+                             + ", ".join(unsafe[:5]))
+    _check_versions(folder, card)
+    return sio.load(path, trusted=types), card
+
+
+@lru_cache(maxsize=16)
+def _cached_load(folder: str, stamp: tuple) -> tuple[Any, ModelCard]:
+    return load_from_folder(Path(folder))
+
+
+def load_model(name: str, folder: Path | None = None) -> tuple[Any, ModelCard]:
+    """Load the named model from the models directory (once per process and file version)."""
+    base = Path(folder) if folder is not None else models_dir() / name
+    if not base.is_dir():
+        raise ModelFileError(f"{base}: no trained model {name!r} here; train it with `regenome train {name}` "
+                             "or unset REGENOME_MODELS_DIR")
+    stamp = tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in base.iterdir() if p.is_file()))
+    return _cached_load(str(base.resolve()), stamp)
+
+
+def card_as_json(card: ModelCard) -> str:
+    return json.dumps(card.model_dump(), indent=2)

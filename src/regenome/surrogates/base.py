@@ -1,0 +1,52 @@
+"""The contract every trained surrogate follows.
+
+A :class:`SurrogateSpec` says what a model reads and writes (columns and units),
+where its training data comes from, how to build its estimator, and how to turn
+a user's table into model inputs. Estimators follow scikit-learn: ``fit(X, Y,
+groups=None)`` and ``predict(X, return_std=True) -> (mean, std)``, both ``(n, k)``
+for ``k`` outputs, in the units of ``outputs``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class TrainingSet:
+    """Model inputs, targets and CV groups built from one reference-data file."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    groups: np.ndarray | None
+    frame: pd.DataFrame  # one row per training row: identifiers and family labels for reports
+    file: str  # relative to the reference-data folder
+    rows_in_file: int
+    filtering: str
+    subsets: dict[str, np.ndarray] = field(default_factory=dict)  # name -> boolean mask
+
+
+@dataclass(frozen=True)
+class SurrogateSpec:
+    """A trained surrogate: its interface, data and estimator factory."""
+
+    name: str
+    version: str
+    description: str
+    inputs: dict[str, str]
+    outputs: dict[str, str]
+    source: str
+    load_training_set: Callable[[Path, bool], TrainingSet]
+    make_estimator: Callable[[int, bool], Any]
+    prepare_inputs: Callable[[Any, pd.DataFrame], tuple[np.ndarray, list[str]]]
+    feature_names: Callable[[Any], list[str]]
+    training_range: Callable[[Any], dict]
+    validation: str
+    anchors: list[dict] = field(default_factory=list)
+    targets: dict[str, dict[str, float]] = field(default_factory=dict)  # subset/output -> metric -> bound
+    n_splits: int = 5

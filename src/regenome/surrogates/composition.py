@@ -1,0 +1,149 @@
+"""Shared parts of the formula -> property surrogates (Curie temperature, magnetization).
+
+Inputs are atomic-fraction matrices from :func:`regenome.features.formula.parse_formulas`;
+:class:`FeaturizedRegressor` featurizes them and fits a :class:`CalibratedRegressor`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+
+from regenome.surrogates.base import TrainingSet
+
+RARE_EARTHS = ("Sc", "Y", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm",
+               "Yb", "Lu")
+MAGNETIC_3D = ("Mn", "Fe", "Co", "Ni")
+ANIONS = ("H", "N", "O", "F", "S", "Cl", "Se", "Br", "Te", "I")
+
+
+class FeaturizedRegressor(RegressorMixin, BaseEstimator):
+    """Composition features followed by a calibrated regressor, on atomic-fraction rows.
+
+    Parameters
+    ----------
+    featurizer : transformer
+        Maps the ``(n, n_elements)`` fraction matrix to features.
+    regressor : CalibratedRegressor
+        Predicts the target with a one-sigma uncertainty.
+    """
+
+    def __init__(self, featurizer, regressor):
+        self.featurizer = featurizer
+        self.regressor = regressor
+
+    def fit(self, X, y, groups=None):
+        X = np.asarray(X, dtype=float)
+        self.featurizer_ = clone(self.featurizer).fit(X)
+        features = self.featurizer_.transform(X)
+        self.regressor_ = clone(self.regressor).fit(features, np.ravel(y), groups=groups)
+        self.seen_elements_ = (X > 0).any(axis=0)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X, return_std=False):
+        features = self.featurizer_.transform(np.asarray(X, dtype=float))
+        if not return_std:
+            return self.regressor_.predict(features)[:, None]
+        mean, std = self.regressor_.predict(features, return_std=True)
+        return mean[:, None], std[:, None]
+
+
+def reduced_formula_groups(fractions: np.ndarray, decimals: int = 4) -> np.ndarray:
+    """Integer group id per row: rows with the same normalized composition share a group."""
+    rounded = np.round(fractions, decimals)
+    _, ids = np.unique(rounded, axis=0, return_inverse=True)
+    return ids.ravel()
+
+
+def element_mask(symbols: tuple[str, ...]) -> np.ndarray:
+    from regenome.features.elements import ELEMENTS
+
+    return np.isin(np.array(ELEMENTS), symbols)
+
+
+def load_formula_table(data_dir: Path, relpath: str, formula_col: str, target_col: str,
+                       positive: bool) -> tuple[TrainingSet, np.ndarray]:
+    """Parse a formula/target CSV into fractions and targets; drop unusable rows and merge duplicates.
+
+    Rows whose formula cannot be parsed, and (when ``positive``) non-positive targets, are
+    dropped. Rows with the same normalized composition are merged into one with the median
+    target, so a compound counts once. Returns the set and the fraction matrix.
+    """
+    from regenome.features.formula import parse_formulas
+
+    path = Path(data_dir) / relpath
+    raw = pd.read_csv(path)
+    fractions, errors = parse_formulas(raw[formula_col].astype(str).tolist())
+    y = raw[target_col].to_numpy(dtype=float)
+    ok = np.array([not e for e in errors]) & np.isfinite(y)
+    n_bad_formula = int(sum(bool(e) for e in errors))
+    if positive:
+        ok &= y > 0
+    n_bad_target = int((~ok).sum()) - n_bad_formula
+    fractions, y, names = fractions[ok], y[ok], raw[formula_col].astype(str).to_numpy()[ok]
+    groups = reduced_formula_groups(fractions)
+    order = np.argsort(groups, kind="stable")
+    uniq, first = np.unique(groups[order], return_index=True)
+    bounds = np.append(first, len(order))
+    keep = order[first]
+    merged = np.array([np.median(y[order[a:b]]) for a, b in zip(bounds[:-1], bounds[1:])])
+    n_merged = len(y) - len(keep)
+    frac_kept = fractions[keep]
+    families = family_masks(frac_kept)
+    re_mask = families["rare_earth"]
+    frame = pd.DataFrame({"formula": names[keep], "contains_re": re_mask})
+    filtering = (f"dropped {n_bad_formula} rows with unparseable formulas or unknown element symbols"
+                 + (f" and {n_bad_target} with a non-positive or missing target" if n_bad_target else "")
+                 + f"; merged {n_merged} rows that repeat a normalized composition (median target)")
+    ts = TrainingSet(X=frac_kept, Y=merged[:, None], groups=uniq.copy(), frame=frame, file=relpath,
+                     rows_in_file=len(raw), filtering=filtering,
+                     subsets={"all": np.ones(len(keep), bool), **families})
+    return ts, frac_kept
+
+
+def family_masks(fractions: np.ndarray) -> dict[str, np.ndarray]:
+    """Chemical families used to break errors down: rare-earth, 3d-magnetic, oxides, intermetallics."""
+    def has(symbols):
+        return (fractions[:, element_mask(symbols)] > 0).any(axis=1)
+
+    anion = has(ANIONS)
+    return {"rare_earth": has(RARE_EARTHS), "non_rare_earth": ~has(RARE_EARTHS),
+            "with_Mn_Fe_Co_Ni": has(MAGNETIC_3D), "oxide": has(("O",)), "intermetallic": ~anion}
+
+
+def subsample(ts: TrainingSet, n: int, seed: int) -> TrainingSet:
+    """A random subset of ``n`` rows (for quick training in tests)."""
+    if len(ts.Y) <= n:
+        return ts
+    idx = np.sort(np.random.default_rng(seed).choice(len(ts.Y), n, replace=False))
+    return TrainingSet(X=ts.X[idx], Y=ts.Y[idx], groups=None if ts.groups is None else ts.groups[idx],
+                       frame=ts.frame.iloc[idx].reset_index(drop=True), file=ts.file,
+                       rows_in_file=ts.rows_in_file, filtering=ts.filtering + f"; random subset of {n} rows",
+                       subsets={k: v[idx] for k, v in ts.subsets.items()})
+
+
+def prepare_formulas(estimator, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Fractions from the ``formula`` column; rows with elements the model never saw get an error."""
+    from regenome.features.elements import ELEMENTS
+    from regenome.features.formula import parse_formulas
+
+    fractions, errors = parse_formulas(frame["formula"].astype(str).tolist())
+    unseen = (fractions > 0) & ~estimator.seen_elements_
+    bad_rows = np.flatnonzero(unseen.any(axis=1))
+    symbols = np.array(ELEMENTS)
+    for i in bad_rows:
+        if not errors[i]:
+            errors[i] = ("element(s) " + ", ".join(symbols[unseen[i]]) +
+                         " absent from the training data; no prediction")
+    return fractions, list(errors)
+
+
+def element_range(estimator) -> dict:
+    """Training domain of a composition model: the elements it has seen."""
+    from regenome.features.elements import ELEMENTS
+
+    return {"elements": [e for e, s in zip(ELEMENTS, estimator.seen_elements_) if s]}

@@ -1,0 +1,62 @@
+"""``saturation-magnetization``: formula -> saturation magnetization Ms (A/m)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from regenome.surrogates.base import SurrogateSpec
+from regenome.surrogates.composition import (FeaturizedRegressor, element_range, load_formula_table,
+                                             prepare_formulas, subsample)
+from regenome.surrogates.curie_temperature import feature_names
+from regenome.surrogates.uncertainty import CalibratedRegressor
+
+DATA_FILE = "magnets/experimental_saturation_magnetization.csv"
+
+
+def load_training_set(data_dir: Path, quick: bool):
+    ts, _ = load_formula_table(data_dir, DATA_FILE, "composition", "Ms_A_m", positive=True)
+    return subsample(ts, 1500, 0) if quick else ts
+
+
+def make_estimator(seed: int, quick: bool) -> FeaturizedRegressor:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from regenome.features.composition import CompositionFeaturizer
+
+    mean = HistGradientBoostingRegressor(max_iter=60 if quick else 1500, learning_rate=0.05,
+                                         max_leaf_nodes=31, min_samples_leaf=5, l2_regularization=1.0,
+                                         early_stopping=False, random_state=seed)
+    error = HistGradientBoostingRegressor(max_iter=40 if quick else 200, learning_rate=0.05,
+                                          max_leaf_nodes=15, min_samples_leaf=20, loss="absolute_error",
+                                          early_stopping=False, random_state=seed)
+    return FeaturizedRegressor(CompositionFeaturizer(),
+                               CalibratedRegressor(mean, error, log_target=True, cv=3 if quick else 5,
+                                                   random_state=seed))
+
+
+SPEC = SurrogateSpec(
+    name="saturation-magnetization",
+    version="1.0",
+    description="Saturation magnetization of an inorganic compound from its formula (log-space gradient-"
+                "boosted trees on composition features, calibrated one-sigma). For ferrimagnets the "
+                "training values are the collinear, uncompensated moment, so predictions are too.",
+    inputs={"formula": "chemical formula"},
+    outputs={"Ms_A_m": "A/m"},
+    source="MaMMoS-project/ML-models (MIT) @791e0b5, compound-to-ms/.../Experimental_Ms_all.csv",
+    load_training_set=load_training_set,
+    make_estimator=make_estimator,
+    prepare_inputs=prepare_formulas,
+    feature_names=feature_names,
+    training_range=element_range,
+    validation="{n_splits}-fold GroupKFold grouped by normalized composition, shuffled with seed {seed}; "
+               "metrics on out-of-fold predictions",
+    anchors=[
+        {"name": "MaMMoS ML-models", "split": "random", "subset": "rare_earth", "output": "Ms_A_m",
+         "median_relative_error": 0.132},
+        {"name": "MaMMoS ML-models", "split": "random", "subset": "all", "output": "Ms_A_m",
+         "median_relative_error": 0.192},
+        {"name": "random forest on matminer Magpie features", "split": "grouped", "subset": "all",
+         "output": "Ms_A_m", "median_relative_error": 0.171},
+    ],
+    targets={"all/Ms_A_m": {"median_relative_error": 0.15}},
+)

@@ -1,0 +1,45 @@
+"""Read user CSV tables safely and write result tables atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from regenome.errors import InputDataError
+
+MAX_CSV_BYTES = 2_000_000_000
+
+
+def read_input_csv(path: Path, required: list[str], hint: str = "") -> pd.DataFrame:
+    """All columns of a UTF-8 CSV as text; a clear error for a missing file, bad encoding or column."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(f"{path}: file not found")
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise InputDataError(f"{path}: larger than {MAX_CSV_BYTES} bytes; split it into smaller files")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise InputDataError(f"{path}: empty file; the header must include {', '.join(required)}") from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        first = str(exc).splitlines()[0]
+        raise InputDataError(f"{path}: not a readable UTF-8 CSV file ({first})") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputDataError(f"{path}: column(s) {', '.join(missing)} missing; the header must include "
+                             f"{', '.join(required)}" + (f" ({hint})" if hint else ""))
+    return frame
+
+
+def write_csv_atomic(frame: pd.DataFrame, out: Path, float_format: str = "%.6g") -> None:
+    """Write ``frame`` to ``out`` through a temporary file and a rename."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        frame.to_csv(tmp, index=False, float_format=float_format, lineterminator="\n")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,97 @@
+"""Model files load only when their card's sha256 matches and their types are safe."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from regenome.errors import ModelFileError
+from regenome.modelstore import ModelCard, TrainingData, load_from_folder, load_model, save_model
+
+
+def _card(**kw) -> ModelCard:
+    base = dict(name="toy", version="0.1", description="a line", inputs={"x": "1"}, outputs={"y": "1"},
+                training_data=[TrainingData(file="toy.csv", sha256="0" * 64, rows_in_file=3, rows_used=3,
+                                            source="made up")])
+    base.update(kw)
+    return ModelCard(**base)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = LinearRegression().fit(np.arange(5.0)[:, None], 2 * np.arange(5.0) + 1)
+    card = save_model(model, _card(), tmp_path / "toy")
+    return tmp_path / "toy", card
+
+
+def test_round_trip_predicts_the_same(saved):
+    folder, card = saved
+    model, loaded_card = load_from_folder(folder)
+    assert loaded_card.files == card.files
+    assert len(card.files["model.skops"]) == 64
+    np.testing.assert_allclose(model.predict([[10.0]]), [21.0])
+    assert "scikit-learn" in loaded_card.package_versions
+
+
+def test_tampered_file_is_refused_naming_it(saved):
+    folder, _ = saved
+    path = folder / "model.skops"
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="model.skops: sha256 .* does not match the card"):
+        load_from_folder(folder)
+
+
+def test_pickle_files_are_never_loaded(tmp_path):
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    (folder / "model.pkl").write_bytes(pickle.dumps(LinearRegression()))
+    card = _card(model_file="model.pkl", files={"model.pkl": "x"})
+    (folder / "card.json").write_text(card.model_dump_json())
+    with pytest.raises(ModelFileError, match="only .skops"):
+        load_from_folder(folder)
+
+
+def test_unsafe_types_are_refused(tmp_path):
+    import skops.io as sio
+
+    from regenome.modelstore import sha256_file
+
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    sio.dump({"s": __import__("fractions").Fraction(1, 3)}, folder / "model.skops")
+    card = _card(files={"model.skops": sha256_file(folder / "model.skops")})
+    (folder / "card.json").write_text(card.model_dump_json())
+    with pytest.raises(ModelFileError, match="refuses to load object types.*fractions.Fraction"):
+        load_from_folder(folder)
+
+
+def test_missing_and_invalid_cards(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGENOME_MODELS_DIR", str(tmp_path))
+    with pytest.raises(ModelFileError, match="no trained model 'nope'"):
+        load_model("nope")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "card.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match="card.json: not a valid model card"):
+        load_model("bad")
+
+
+def test_models_dir_override(saved, monkeypatch):
+    folder, _ = saved
+    monkeypatch.setenv("REGENOME_MODELS_DIR", str(folder.parent))
+    model, card = load_model("toy")
+    assert card.name == "toy"
+
+
+def test_version_mismatch_warns(tmp_path):
+    model = LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0])
+    folder = tmp_path / "old"
+    card = save_model(model, _card(), folder)
+    card = card.model_copy(update={"package_versions": {**card.package_versions, "scikit-learn": "0.24.2"}})
+    (folder / "card.json").write_text(card.model_dump_json())
+    with pytest.warns(UserWarning, match="trained with scikit-learn 0.24.2"):
+        load_from_folder(folder)
