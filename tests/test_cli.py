@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import h5py
-import numpy as np
 import pytest
 
-from conftest import DEMO, ROOT
+from conftest import DEMO
 
 EXE = [sys.executable, "-m", "regenome.cli"]
 

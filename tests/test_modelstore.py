@@ -95,3 +95,17 @@ def test_version_mismatch_warns(tmp_path):
     (folder / "card.json").write_text(card.model_dump_json())
     with pytest.warns(UserWarning, match="trained with scikit-learn 0.24.2"):
         load_from_folder(folder)
+
+
+def test_card_that_hides_a_type_does_not_get_it_loaded(tmp_path):
+    import skops.io as sio
+
+    from regenome.modelstore import sha256_file
+
+    folder = tmp_path / "sly"
+    folder.mkdir()
+    sio.dump({"s": __import__("fractions").Fraction(1, 3)}, folder / "model.skops")
+    card = _card(files={"model.skops": sha256_file(folder / "model.skops")}, object_types=["numpy.ndarray"])
+    (folder / "card.json").write_text(card.model_dump_json())
+    with pytest.raises(ModelFileError, match="cannot be loaded safely"):
+        load_from_folder(folder)

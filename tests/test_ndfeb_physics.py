@@ -112,3 +112,42 @@ def test_shipped_parameters_reproduce_from_reference_data(reference_data, tmp_pa
     shipped_doc = (table_path("ndfeb", "parameters.json").parents[2] / "docs" / "models" / "ndfeb-calibration.md")
     if shipped_doc.exists():
         assert (tmp_path / "docs" / "models" / "ndfeb-calibration.md").read_text() == shipped_doc.read_text()
+
+
+def test_ideal_grain_is_below_the_anisotropy_field_and_above_hcj():
+    """Hc of the ideal 50 nm grain (single-grain surrogate) lies between the real Hcj and HA."""
+    from regenome.units import MU0
+
+    x = np.array([_x(Nd=1.0)[0], _x(Nd=0.5, Ce=0.5)[0], _x(Nd=0.7, La=0.3)[0], _x(Nd=0.9, Dy=0.1)[0]])
+    for temp in (293.0, 393.0):
+        pred = MODEL.predict(x, np.zeros(4), np.zeros(4, int), temp)
+        ha_ka_m = pred["mu0HA_T"] / MU0 / 1e3
+        assert np.all(pred["Hc_grain_kA_m"] < ha_ka_m)
+        assert np.all(pred["Hcj_kA_m"] < pred["Hc_grain_kA_m"])
+        assert np.all(pred["Hc_grain_kA_m_std"] > 0)
+
+
+def test_film_route_reproduces_the_measured_ce_trend(reference_data):
+    """On the (Nd,Ce) film library, the fitted film-route model follows the measured Hc decline with Ce."""
+    from regenome.calibration.ndfeb import _read, film_fit, film_trend
+
+    film = film_fit(_read(reference_data / "magnets" / "NdCe_film_library_coercivity.csv"))
+    slopes = film_trend({"film": film})[-1]
+    assert slopes["slope_measured"] < 0 and slopes["slope_model"] < 0
+    assert abs(slopes["slope_model"] / slopes["slope_measured"] - 1) < 0.25
+    assert 0.2 < film["alpha"] < 1.0
+
+
+def test_intrinsic_trends_agree_with_the_composition_surrogates():
+    """Tc and Js of (Nd,Ce) and (Nd,La) 2:14:1 phases: physics model and trained surrogates within 3 sigma."""
+    import json
+
+    from regenome.calibration.ndfeb import substitution_trends
+    from regenome.datafiles import table_path
+
+    rows = substitution_trends(json.loads(table_path("ndfeb", "parameters.json").read_text()))
+    assert len(rows) == 10
+    for r in rows:
+        for prop in ("Tc_K", "Js_T"):
+            sigma = np.hypot(r[prop + "_std"], r[f"surrogate_{prop}_std"])
+            assert abs(r[prop] - r[f"surrogate_{prop}"]) <= 3 * sigma, (r["formula"], prop)

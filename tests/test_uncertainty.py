@@ -19,13 +19,18 @@ def _data(n, seed, log=False):
     return X, (np.exp(y) if log else y), noise
 
 
-@pytest.mark.parametrize("log_target", [False, True])
-def test_one_sigma_coverage_on_held_out_rows(log_target):
+@pytest.mark.parametrize("transform", ["none", "log", "sqrt"])
+def test_one_sigma_coverage_on_held_out_rows(transform):
+    log_target = transform == "log"
     X, y, _ = _data(3000, 0, log_target)
+    if transform == "sqrt":
+        y = y - y.min()
     model = CalibratedRegressor(LinearRegression(),
                                 HistGradientBoostingRegressor(max_iter=50, loss="absolute_error", random_state=0),
-                                log_target=log_target, random_state=0).fit(X, y)
+                                transform=transform, random_state=0).fit(X, y)
     Xt, yt, _ = _data(3000, 1, log_target)
+    if transform == "sqrt":
+        yt = np.clip(yt - _data(3000, 0)[1].min(), 0, None)
     mean, std = model.predict(Xt, return_std=True)
     coverage = np.mean(np.abs(yt - mean) <= std)
     assert 0.62 <= coverage <= 0.75
@@ -51,6 +56,21 @@ def test_deterministic_and_clonable():
     np.testing.assert_array_equal(a[1], b[1])
 
 
-def test_log_target_needs_positive_values():
+def test_transforms_check_their_domain():
     with pytest.raises(ValueError, match="strictly positive"):
-        CalibratedRegressor(LinearRegression(), LinearRegression(), log_target=True).fit([[0.0], [1.0]], [1.0, -1.0])
+        CalibratedRegressor(LinearRegression(), LinearRegression(), transform="log").fit([[0.0], [1.0]], [1.0, -1.0])
+    with pytest.raises(ValueError, match="transform must be one of"):
+        CalibratedRegressor(LinearRegression(), LinearRegression(), transform="cube").fit([[0.0], [1.0]], [1.0, 2.0])
+
+
+def test_cross_validate_matches_a_refit_per_fold():
+    """The one-fit-per-fold shortcut gives the same out-of-fold means as refitting the whole model."""
+    from regenome.surrogates.uncertainty import grouped_folds
+
+    X, y, _ = _data(600, 5)
+    est = CalibratedRegressor(LinearRegression(), HistGradientBoostingRegressor(max_iter=20, random_state=0))
+    folds = grouped_folds(5, None, 0)
+    mean, std, _ = est.cross_validate(X, y, None, folds)
+    for train, test in folds.split(X):
+        np.testing.assert_allclose(mean[test], clone(est).fit(X[train], y[train]).predict(X[test]))
+    assert np.all(std > 0) and 0.55 < np.mean(np.abs(y - mean) <= std) < 0.85

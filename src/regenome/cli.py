@@ -134,6 +134,7 @@ def predict(
     model: str = typer.Argument(..., help="Model name (see `regenome models list`)."),
     csv_in: Path = typer.Argument(..., metavar="IN.csv", help="Input CSV with the model's input columns."),
     out: Path = typer.Option(..., "--out", help="Output CSV."),
+    n_jobs: Optional[int] = typer.Option(None, "--n-jobs", help="Worker processes for trained models (default 1)."),
 ) -> None:
     """Predict properties for the rows of a CSV file (adds <output>, <output>_std and error columns)."""
     def go():
@@ -144,7 +145,9 @@ def predict(
         else:
             from regenome.surrogates.predict import predict_table
 
-            summary = predict_table(model, csv_in, out)
+            if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
+                _fail(f"--n-jobs: must be a positive number of workers or -1; got {n_jobs}")
+            summary = predict_table(model, csv_in, out, n_jobs=n_jobs)
         typer.echo(summary.message, err=True)
         if summary.n_ok == 0 and summary.n_rows > 0:
             raise typer.Exit(1)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import warnings
+import zipfile
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -64,6 +65,8 @@ class ModelCard(BaseModel):
     train_command: str = ""
     package_versions: dict[str, str] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict, description="File name -> sha256.")
+    object_types: list[str] = Field(default_factory=list,
+                                    description="Non-primitive types in the skops file; loading refuses any other.")
 
 
 def sha256_file(path: Path) -> str:
@@ -118,10 +121,11 @@ def save_model(estimator, card: ModelCard, folder: Path) -> ModelCard:
     folder.mkdir(parents=True, exist_ok=True)
     model_path = folder / card.model_file
     tmp = model_path.with_name(f".{model_path.name}.tmp-{os.getpid()}")
-    sio.dump(estimator, tmp)
+    sio.dump(estimator, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
     os.replace(tmp, model_path)
     card = card.model_copy(update={"files": {card.model_file: sha256_file(model_path)},
-                                   "package_versions": package_versions()})
+                                   "package_versions": package_versions(),
+                                   "object_types": sorted(sio.get_untrusted_types(file=model_path))})
     card_tmp = folder / f".{CARD_NAME}.tmp-{os.getpid()}"
     card_tmp.write_text(card.model_dump_json(indent=2) + "\n", encoding="utf-8")
     os.replace(card_tmp, folder / CARD_NAME)
@@ -162,16 +166,21 @@ def load_from_folder(folder: Path) -> tuple[Any, ModelCard]:
     if path.suffix != ".skops":
         raise ModelFileError(f"{path}: only .skops model files are loaded (pickle and joblib files can run code)")
     verify_files(folder, card)
-    try:
-        types = sio.get_untrusted_types(file=path)
-    except Exception as exc:  # skops raises several types for a damaged archive
-        raise ModelFileError(f"{path}: not a readable skops file ({exc})") from None
+    types = card.object_types
+    if not types:  # a card written by hand: read the types from the file itself
+        try:
+            types = sio.get_untrusted_types(file=path)
+        except Exception as exc:  # skops raises several types for a damaged archive
+            raise ModelFileError(f"{path}: not a readable skops file ({exc})") from None
     unsafe = [t for t in types if not t.startswith(SAFE_TYPE_PREFIXES)]
     if unsafe:
         raise ModelFileError(f"{path}: refuses to load object types outside scikit-learn/numpy/regenome: "
                              + ", ".join(unsafe[:5]))
     _check_versions(folder, card)
-    return sio.load(path, trusted=types), card
+    try:  # skops itself refuses any type not in ``types``
+        return sio.load(path, trusted=types), card
+    except Exception as exc:  # noqa: BLE001 - skops raises many types for damaged or unexpected files
+        raise ModelFileError(f"{path}: cannot be loaded safely ({type(exc).__name__}: {exc})") from None
 
 
 @lru_cache(maxsize=16)

@@ -9,7 +9,8 @@ Rules (see docs/models/ndfeb.md for the reasoning):
 
 * end members: the Herbst (Rev. Mod. Phys. 63, 819, 1991) row of each R2Fe14B compound;
   one-sigma = robust spread (1.4826 x median absolute deviation) of all medium-trust
-  sources, with a relative floor;
+  sources, with a relative floor; exchange stiffness A from the rows that report one
+  (Bhandari et al.'s experimental table), one-sigma 10 %;
 * Co: per source, ratios (Js, mu0HA) and shifts (Tc) against the same source's Co-free
   compound, fitted by a quadratic through the origin in the Co share y <= 0.5, on the
   light-RE (Nd, Pr) series only: the heavy-RE (Dy, Tb) series show the opposite trend of
@@ -22,8 +23,9 @@ Rules (see docs/models/ndfeb.md for the reasoning):
   (Br about -0.11 %/K, Hcj about -0.55 %/K between 293 and 393 K);
 * sintered route: remanence factor, squareness and alpha from the N and N..M grades of
   commercial_grades_datasheet.csv, Neff from the grain-size relation of Bance et al. (2014)
-  at 5 um; film library: least-squares alpha, Neff of Hc = alpha*HA - Neff*Ms, used for
-  the nanocrystalline routes.
+  at 5 um; film library: least-squares alpha, Neff of Hc = alpha*Hc_grain - Neff*Ms, used
+  for the nanocrystalline routes. Hc_grain is the ideal 50 nm grain from the trained
+  ``single-grain`` surrogate, so train it before calibrating.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from regenome.predictors.ndfeb import (
     RE_ELEMENTS,
     ROUTES,
     NdFeBModel,
+    MODEL_VERSION,
     NdFeBParameters,
+    single_grain_coercivity,
 )
 from regenome.units import MU0, ROOM_TEMPERATURE_K
 
@@ -48,8 +52,9 @@ HERBST = "J.F. Herbst, Rev. Mod. Phys. 63, 819"
 BR_COEFF_PER_K = (-0.0011, 0.0001)  # reversible coefficient of Br, sintered grades (mean, sigma)
 HCJ_COEFF_PER_K = (-0.0055, 0.0005)  # reversible coefficient of Hcj, sintered grades
 COEFF_T_HIGH = 393.0
-FLOORS = {"Js_T": 0.02, "mu0HA_T": 0.05, "Tc_K": 0.01}  # relative one-sigma floors
+FLOORS = {"Js_T": 0.02, "mu0HA_T": 0.05, "Tc_K": 0.01, "A_pJ_m": 0.10}  # relative one-sigma floors
 CO_FIT_RARE_EARTHS = ("Nd", "Pr")
+INTRINSIC = ("Js_T", "mu0HA_T", "Tc_K", "A_pJ_m")
 BANCE_NEFF = ((55.0, 0.2), (8300.0, 1.22))  # grain size nm -> Neff, Bance et al. 2014
 
 
@@ -93,6 +98,13 @@ def end_members(rows: list[dict]) -> dict:
             spread = 1.4826 * float(np.median(np.abs(values - np.median(values)))) if values.size >= 3 else 0.0
             entry[prop] = (mean, max(spread, FLOORS[prop] * mean))
             entry[prop + "_range"] = (float(values.min()), float(values.max())) if values.size else (mean, mean)
+        exchange = np.array([_float(x["A_pJ_m"]) for x in mine])
+        exchange = exchange[np.isfinite(exchange)]
+        if not exchange.size:
+            raise ValueError(f"no exchange stiffness A_pJ_m for {r}2Fe14B in intrinsic_R2Fe14B.csv")
+        a_mean = float(np.median(exchange))
+        entry["A_pJ_m"] = (a_mean, max(float(exchange.std()), FLOORS["A_pJ_m"] * a_mean))
+        entry["A_pJ_m_range"] = (float(exchange.min()), float(exchange.max()))
         for prop in ("a_A", "c_A", "density_g_cm3_xray_calc"):
             entry[prop] = _float(herbst[0][prop])
         out[r] = entry
@@ -230,20 +242,27 @@ def _grades(rows: list[dict]) -> dict:
     return {"names": [g["composition_as_written"] for g in plain], "Br_T": br, "Hcj_kA_m": hcj, "squareness": square}
 
 
-def film_fit(rows: list[dict]) -> dict:
-    """Least-squares alpha, Neff of Hc = alpha*HA - Neff*Ms on the (Nd,Ce) film library."""
+def film_fit(rows: list[dict], ideal_grain=single_grain_coercivity) -> dict:
+    """Least-squares alpha, Neff of Hc = alpha*Hc_grain - Neff*Ms on the (Nd,Ce) film library.
+
+    Hc_grain is the ideal 50 nm grain of each spot's phase (Ms, A, K1 as listed in the file).
+    """
     ms = np.array([_float(r["Ms"]) for r in rows])
     k1 = np.array([_float(r["K1"]) for r in rows]) * 1e6  # file stores MJ/m3
+    exchange = np.array([_float(r["A"]) for r in rows]) * 1e-12  # file stores pJ/m
     hc = np.array([_float(r["Hc_measured"]) for r in rows])
-    ok = np.isfinite(ms) & np.isfinite(k1) & np.isfinite(hc)
-    ha = 2 * k1[ok] / (MU0 * ms[ok])
-    design = np.stack([ha, -ms[ok]], axis=1)
+    ok = np.isfinite(ms) & np.isfinite(k1) & np.isfinite(hc) & np.isfinite(exchange)
+    hc_grain, _ = ideal_grain(ms[ok], exchange[ok], k1[ok])
+    design = np.stack([hc_grain, -ms[ok]], axis=1)
     (alpha, neff), *_ = np.linalg.lstsq(design, hc[ok], rcond=None)
     resid = hc[ok] - design @ np.array([alpha, neff])
     cov = np.linalg.inv(design.T @ design) * resid.var(ddof=2)
     return {"alpha": float(alpha), "Neff": float(neff), "alpha_se": float(math.sqrt(cov[0, 0])),
             "Neff_se": float(math.sqrt(cov[1, 1])), "n": int(ok.sum()),
-            "rmse_kA_m": float(np.sqrt((resid**2).mean()) / 1e3), "mean_Hc_kA_m": float(hc[ok].mean() / 1e3)}
+            "rmse_kA_m": float(np.sqrt((resid**2).mean()) / 1e3), "mean_Hc_kA_m": float(hc[ok].mean() / 1e3),
+            "ce_fraction": [float(_float(r["main_phase_composition"])) for r, good in zip(rows, ok) if good],
+            "Hc_measured_kA_m": (hc[ok] / 1e3).tolist(), "Hc_grain_kA_m": (hc_grain / 1e3).tolist(),
+            "Ms_A_m": ms[ok].tolist()}
 
 
 def calibrate(data_dir: Path) -> dict:
@@ -285,7 +304,7 @@ def calibrate(data_dir: Path) -> dict:
         r = json.loads(json.dumps(routes))
         if "alpha" in over:
             r["sintered"]["alpha"] = over["alpha"]
-        params = NdFeBParameters(end_members={k: {p: v[p] for p in ("Js_T", "mu0HA_T", "Tc_K")} for k, v in em.items()},
+        params = NdFeBParameters(end_members={k: {p: v[p] for p in INTRINSIC} for k, v in em.items()},
                                  bowing=bow, cobalt=co, temperature=t, routes=r)
         return NdFeBModel(central_parameters(params), n_draws=1)
 
@@ -326,8 +345,8 @@ def calibrate(data_dir: Path) -> dict:
 
     parameters = {
         "model": "ndfeb-physics",
-        "version": "1.0",
-        "end_members": {k: {p: list(v[p]) for p in ("Js_T", "mu0HA_T", "Tc_K")} for k, v in em.items()},
+        "version": MODEL_VERSION,
+        "end_members": {k: {p: list(v[p]) for p in INTRINSIC} for k, v in em.items()},
         "bowing": bow,
         "cobalt": co,
         "lattice": lattice_co_slope(intrinsic),
@@ -335,9 +354,12 @@ def calibrate(data_dir: Path) -> dict:
         "routes": {r: {k: list(v) for k, v in routes[r].items()} for r in ROUTES},
         "calibrated_on": {name: _sha256(path) for name, path in files.items()},
     }
-    return {"parameters": parameters, "end_members": em, "cobalt_points": co_points,
-            "bowing_points": bow_points, "grades": grades, "film": film, "hcj_target": hcj_target,
-            "mixed_rows": mixed}
+    result = {"parameters": parameters, "end_members": em, "cobalt_points": co_points,
+              "bowing_points": bow_points, "grades": grades, "film": film, "hcj_target": hcj_target,
+              "mixed_rows": mixed}
+    result["film_trend"] = film_trend(result)
+    result["trends"] = substitution_trends(parameters)
+    return result
 
 
 def residual_rows(mixed: list[dict], parameters: dict) -> list[dict]:
@@ -359,6 +381,59 @@ def residual_rows(mixed: list[dict], parameters: dict) -> list[dict]:
     return out
 
 
+TREND_X = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def substitution_trends(parameters: dict, partners=("Ce", "La")) -> list[dict]:
+    """Intrinsic Tc and Js of (Nd1-xRx)2Fe14B: this model vs the composition surrogates.
+
+    The ``curie-temperature`` and ``saturation-magnetization`` surrogates are trained on all
+    compounds, 2:14:1 phases included; agreement within their one-sigma is the check that the
+    physics model is consistent with them.
+    """
+    from regenome.surrogates.predict import predict_frame
+
+    import pandas as pd
+
+    model = NdFeBModel(NdFeBParameters.from_json(json.dumps(parameters)))
+    rows = []
+    for partner in partners:
+        for x in TREND_X:
+            frac = np.zeros(len(RE_ELEMENTS))
+            frac[0], frac[RE_ELEMENTS.index(partner)] = 1 - x, x
+            pred = model.predict(frac[None, :], 0.0, 0, ROOM_TEMPERATURE_K)
+            formula = f"(Nd{1 - x:.2f}{partner}{x:.2f})2Fe14B"
+            rows.append({"partner": partner, "x": x, "formula": formula,
+                         "Tc_K": float(pred["Tc_K"][0]), "Tc_K_std": float(pred["Tc_K_std"][0]),
+                         "Js_T": float(pred["Js_T"][0]), "Js_T_std": float(pred["Js_T_std"][0])})
+    frame = pd.DataFrame({"formula": [r["formula"] for r in rows]})
+    tc = predict_frame("curie-temperature", frame)
+    ms = predict_frame("saturation-magnetization", frame)
+    for i, row in enumerate(rows):
+        row["surrogate_Tc_K"], row["surrogate_Tc_K_std"] = float(tc["Tc_K"][i]), float(tc["Tc_K_std"][i])
+        row["surrogate_Js_T"] = float(ms["Ms_A_m"][i]) * MU0
+        row["surrogate_Js_T_std"] = float(ms["Ms_A_m_std"][i]) * MU0
+    return rows
+
+
+def film_trend(result: dict, bins=(0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 1.0)) -> list[dict]:
+    """Measured film coercivity vs Ce share, beside the film-route model (alpha*Hc_grain - Neff*Ms)."""
+    film = result["film"]
+    x = np.array(film["ce_fraction"])
+    measured = np.array(film["Hc_measured_kA_m"])
+    model = film["alpha"] * np.array(film["Hc_grain_kA_m"]) - film["Neff"] * np.array(film["Ms_A_m"]) / 1e3
+    out = []
+    for lo, hi in zip(bins[:-1], bins[1:]):
+        sel = (x >= lo) & (x < hi) if hi < 1.0 else (x >= lo) & (x <= hi)
+        if sel.sum():
+            out.append({"x_lo": lo, "x_hi": hi, "n": int(sel.sum()), "measured": float(measured[sel].mean()),
+                        "model": float(model[sel].mean()), "grain": float(np.mean(np.array(film["Hc_grain_kA_m"])[sel]))})
+    slope_meas = float(np.polyfit(x, measured, 1)[0])
+    slope_model = float(np.polyfit(x, model, 1)[0])
+    out.append({"slope_measured": slope_meas, "slope_model": slope_model})
+    return out
+
+
 def write_outputs(result: dict, project_dir: Path) -> list[Path]:
     """Write data/ndfeb/parameters.json, data/ndfeb/end_members.csv and the residual report."""
     written = []
@@ -371,13 +446,15 @@ def write_outputs(result: dict, project_dir: Path) -> list[Path]:
     em_path = data / "end_members.csv"
     with em_path.open("w", newline="") as handle:
         w = csv.writer(handle, lineterminator="\n")
-        w.writerow(["R", "Js_T", "Js_T_std", "mu0HA_T", "mu0HA_T_std", "Tc_K", "Tc_K_std", "a_A", "c_A",
-                    "density_g_cm3", "n_sources_for_std", "source"])
+        w.writerow(["R", "Js_T", "Js_T_std", "mu0HA_T", "mu0HA_T_std", "Tc_K", "Tc_K_std", "A_pJ_m", "A_pJ_m_std",
+                    "a_A", "c_A", "density_g_cm3", "n_sources_for_std", "source"])
         for r, e in result["end_members"].items():
             w.writerow([r, e["Js_T"][0], round(e["Js_T"][1], 4), e["mu0HA_T"][0], round(e["mu0HA_T"][1], 3),
-                        e["Tc_K"][0], round(e["Tc_K"][1], 1), e["a_A"], e["c_A"], e["density_g_cm3_xray_calc"],
+                        e["Tc_K"][0], round(e["Tc_K"][1], 1), round(e["A_pJ_m"][0], 3), round(e["A_pJ_m"][1], 3),
+                        e["a_A"], e["c_A"], e["density_g_cm3_xray_calc"],
                         e["n_sources"], e["source"] + "; std: robust spread of medium-trust sources in the MaMMoS "
-                        "literature_values compilation (shared data intrinsic_R2Fe14B.csv)"])
+                        "literature_values compilation (shared data intrinsic_R2Fe14B.csv); A: Bhandari et al. "
+                        "experimental table as stored in MaMMoS ML-models"])
     written.append(em_path)
 
     doc = project_dir / "docs" / "models" / "ndfeb-calibration.md"
@@ -399,10 +476,11 @@ def render_report(result: dict) -> str:
     lines = ["# Nd-Fe-B model calibration (generated)", "",
              "Generated by `regenome calibrate ndfeb --data PATH`; do not edit by hand.", "",
              "## End members (room temperature)", "",
-             "| R | Js (T) | mu0HA (T) | Tc (K) | sources for the spread |", "|---|---|---|---|---|"]
+             "| R | Js (T) | mu0HA (T) | Tc (K) | A (pJ/m) | sources for the spread |", "|---|---|---|---|---|---|"]
     for r, e in result["end_members"].items():
         lines.append(f"| {r} | {e['Js_T'][0]:.3f} ± {e['Js_T'][1]:.3f} | {e['mu0HA_T'][0]:.2f} ± {e['mu0HA_T'][1]:.2f}"
-                     f" | {e['Tc_K'][0]:.0f} ± {e['Tc_K'][1]:.0f} | {e['n_sources']} |")
+                     f" | {e['Tc_K'][0]:.0f} ± {e['Tc_K'][1]:.0f} | {e['A_pJ_m'][0]:.2f} ± {e['A_pJ_m'][1]:.2f} | "
+                     f"{e['n_sources']} |")
     co = p["cobalt"]
     lines += ["", "## Co on the Fe sublattice (y = Co share of the 14 Fe sites)", "",
               f"Js ratio = 1 {co['Js_ratio'][0]:+.3f} y {co['Js_ratio'][1]:+.3f} y²; "
@@ -439,7 +517,7 @@ def render_report(result: dict) -> str:
               f"squareness (BH)max/(Br²/4mu0) median {np.median(np.clip(g['squareness'], 0, 1)):.3f}, "
               f"alpha fitted to the median grade Hcj {result['hcj_target']:.0f} kA/m with Neff = "
               f"{p['routes']['sintered']['Neff'][0]:.2f}.", "",
-              f"(Nd,Ce) film library: Hc = alpha·HA − Neff·Ms least squares over {film['n']} measured spots: "
+              f"(Nd,Ce) film library: Hc = alpha·Hc_grain − Neff·Ms least squares over {film['n']} measured spots: "
               f"alpha = {film['alpha']:.3f} ± {film['alpha_se']:.3f}, Neff = {film['Neff']:.3f} ± {film['Neff_se']:.3f}, "
               f"RMSE {film['rmse_kA_m']:.0f} kA/m (mean Hc {film['mean_Hc_kA_m']:.0f} kA/m).", "",
               "| route | Br/Js | squareness | alpha | Neff |", "|---|---|---|---|---|"]
@@ -448,5 +526,25 @@ def render_report(result: dict) -> str:
         lines.append(f"| {r} | {q['remanence_factor'][0]:.3f} ± {q['remanence_factor'][1]:.3f} | "
                      f"{q['squareness'][0]:.3f} ± {q['squareness'][1]:.3f} | {q['alpha'][0]:.3f} ± {q['alpha'][1]:.3f} | "
                      f"{q['Neff'][0]:.2f} ± {q['Neff'][1]:.2f} |")
+    lines += ["", "## Ce and La trends", "",
+              "### Film library: measured coercivity against the film-route model", "",
+              "Mean over the spots in each Ce-share bin (kA/m); the ideal grain is the `single-grain` "
+              "surrogate on each spot's Ms, A and K1.", "",
+              "| Ce share of RE | spots | measured Hc | model alpha·Hc_grain − Neff·Ms | ideal grain Hc_grain |",
+              "|---|---|---|---|---|"]
+    trend = result["film_trend"]
+    for b in trend[:-1]:
+        lines.append(f"| {b['x_lo']:.1f}-{b['x_hi']:.1f} | {b['n']} | {b['measured']:.0f} | {b['model']:.0f} | "
+                     f"{b['grain']:.0f} |")
+    lines += ["", f"Linear slope dHc/dx_Ce: measured {trend[-1]['slope_measured']:.0f} kA/m, "
+              f"model {trend[-1]['slope_model']:.0f} kA/m per unit Ce share.", "",
+              "### Intrinsic properties of (Nd1-xRx)2Fe14B: this model against the composition surrogates", "",
+              "The `curie-temperature` and `saturation-magnetization` surrogates are trained on all compounds; "
+              "Js = mu0·Ms. Measured mixed-series rows are in the residual table above.", "",
+              "| formula | Tc model (K) | Tc surrogate (K) | Js model (T) | Js surrogate (T) |", "|---|---|---|---|---|"]
+    for r in result["trends"]:
+        lines.append(f"| {r['formula']} | {r['Tc_K']:.0f} ± {r['Tc_K_std']:.0f} | {r['surrogate_Tc_K']:.0f} ± "
+                     f"{r['surrogate_Tc_K_std']:.0f} | {r['Js_T']:.3f} ± {r['Js_T_std']:.3f} | "
+                     f"{r['surrogate_Js_T']:.3f} ± {r['surrogate_Js_T_std']:.3f} |")
     lines.append("")
     return "\n".join(lines)

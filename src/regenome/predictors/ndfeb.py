@@ -9,9 +9,13 @@ The model is a chain of small, vectorized steps over arrays of candidates
    measured effect of Co on the Fe sublattice;
 2. temperature dependence: Js(T) by Kuz'min's formula, anisotropy field as a
    power of the reduced magnetization;
-3. extrinsic properties per process route: Br from Js (density, volume fraction,
-   alignment), Hcj by the Kronmueller relation mu0*Hcj = alpha*mu0*HA - Neff*Js,
-   (BH)max from Br and Hcj below the ceiling Br^2/(4 mu0).
+3. the coercive field of an ideal 50 nm grain of the phase, from the trained
+   ``single-grain`` micromagnetic surrogate fed with Ms, A and K1 at the operating
+   temperature;
+4. extrinsic properties per process route: Br from Js (density, volume fraction,
+   alignment), Hcj by a Kronmueller-type relation on the ideal grain,
+   mu0*Hcj = alpha*mu0*Hc_grain - Neff*Js, with the microstructure factor alpha and
+   Neff calibrated per route, and (BH)max from Br and Hcj below Br^2/(4 mu0).
 
 Uncertainty: every parameter is a Gaussian (mean, one-sigma); the model is
 evaluated for a fixed, seeded set of parameter draws shared by all candidates
@@ -42,19 +46,23 @@ PROPERTIES = (
     "mu0HA_T",
     "K1_MJ_m3",
     "Tc_K",
+    "Hc_grain_kA_m",
     "Br_T",
     "Hcj_kA_m",
     "BHmax_kJ_m3",
     "comprehensive_index",
 )
-"""Predicted properties (units in the names; comprehensive_index is MGOe + kOe)."""
+"""Predicted properties (units in the names; comprehensive_index is MGOe + kOe;
+Hc_grain_kA_m is the coercive field of an ideal 50 nm grain of the phase)."""
 MAX_CO_FRACTION = 0.5
 """Largest Co share of the Fe sublattice inside the calibrated domain."""
 
 N_DRAWS = 64
 DRAW_SEED = 20_261_128
 MODEL_NAME = "ndfeb-physics"
-MODEL_VERSION = "1.0"
+MODEL_VERSION = "2.0"
+EXCHANGE_EXPONENT = 2.0
+"""A(T)/A(293 K) = (Ms(T)/Ms(293 K))**EXCHANGE_EXPONENT (mean-field scaling, stated assumption)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ class NdFeBParameters:
     Attributes hold ``(mean, std)`` pairs so they can be sampled.
     """
 
-    end_members: dict  # R -> {"Js_T": (m, s), "mu0HA_T": (m, s), "Tc_K": (m, s)}
+    end_members: dict  # R -> {"Js_T": (m, s), "mu0HA_T": (m, s), "Tc_K": (m, s), "A_pJ_m": (m, s)}
     bowing: dict  # property -> {R: b}; P -= b * x_Nd * x_R
     cobalt: dict  # {"Js_ratio": [b1, b2], "mu0HA_ratio": [..], "Tc_shift_K": [c1, c2]}
     temperature: dict  # {"kuzmin_s": (m, s), "kuzmin_p": p, "anisotropy_exponent": (m, s)}
@@ -82,6 +90,24 @@ def load_parameters() -> NdFeBParameters:
     from regenome.datafiles import table_path
 
     return NdFeBParameters.from_json(table_path("ndfeb", "parameters.json").read_text())
+
+
+def single_grain_coercivity(ms_A_m: np.ndarray, a_J_m: np.ndarray, k1_J_m3: np.ndarray):
+    """Coercive field (A/m) and its one-sigma of an ideal 50 nm grain from the ``single-grain`` surrogate.
+
+    Inputs outside the surrogate's training box are clipped to it (the box edges are far
+    from 2:14:1 phases between 200 K and their Curie temperature).
+    """
+    from regenome.modelstore import load_model
+
+    estimator, card = load_model("single-grain")
+    columns = []
+    for name, values in (("Ms_A_m", ms_A_m), ("A_J_m", a_J_m), ("K1_J_m3", k1_J_m3)):
+        box = card.training_range[name]
+        columns.append(np.clip(np.asarray(values, dtype=float), box["min"], box["max"]))
+    mean, std = estimator.predict(np.stack(columns, axis=1), return_std=True)
+    j = list(card.outputs).index("Hc_A_m")
+    return mean[:, j], std[:, j]
 
 
 def kuzmin_magnetization(tau: np.ndarray, s: np.ndarray, p: float = 2.5) -> np.ndarray:
@@ -117,6 +143,9 @@ class NdFeBModel:
         Number of parameter draws used for means, standard deviations and probabilities.
     random_state : int
         Seed of the parameter draws (fixed by default so predictions are reproducible).
+    ideal_grain : callable or None
+        ``(Ms [A/m], A [J/m], K1 [J/m3]) -> (Hc, Hc_std)`` in A/m of an ideal grain;
+        ``None`` uses the shipped ``single-grain`` surrogate.
     """
 
     name = MODEL_NAME
@@ -124,8 +153,9 @@ class NdFeBModel:
     properties = PROPERTIES
 
     def __init__(self, parameters: NdFeBParameters | None = None, n_draws: int = N_DRAWS,
-                 random_state: int = DRAW_SEED):
+                 random_state: int = DRAW_SEED, ideal_grain=None):
         self.parameters = parameters if parameters is not None else load_parameters()
+        self.ideal_grain = ideal_grain if ideal_grain is not None else single_grain_coercivity
         self.n_draws = n_draws
         self.random_state = random_state
         self._draws = self._sample_parameters()
@@ -147,7 +177,9 @@ class NdFeBModel:
             "Tc": np.stack([draw(em[r]["Tc_K"]) for r in RE_ELEMENTS], axis=1),
             "s": np.clip(draw(p.temperature["kuzmin_s"]), 0.0, 1.0),
             "n_HA": draw(p.temperature["anisotropy_exponent"]),
+            "grain_z": rng.standard_normal(k),
         }
+        self._exchange = np.array([em[r]["A_pJ_m"][0] for r in RE_ELEMENTS]) * 1e-12  # J/m, central values
         for key in ("remanence_factor", "alpha", "Neff", "squareness"):
             draws[key] = np.stack([draw(p.routes[r][key]) for r in ROUTES], axis=0)  # (routes, K)
         draws["squareness"] = np.clip(draws["squareness"], 0.0, 1.0)
@@ -207,8 +239,19 @@ class NdFeBModel:
         js = np.clip(js_rt, 0.0, None) * ratio
         ha = np.clip(ha_rt, 0.0, None) * ratio ** d["n_HA"]
 
+        # ideal grain at the operating temperature, evaluated once per candidate on central values
+        js_c, ha_c = js.mean(axis=1), ha.mean(axis=1)
+        ms_c = js_c / MU0
+        k1_c = ha_c * js_c / (2.0 * MU0)
+        exchange = (x @ self._exchange) * ratio.mean(axis=1) ** EXCHANGE_EXPONENT
+        hc, hc_std = self.ideal_grain(np.maximum(ms_c, 1.0), np.maximum(exchange, 1e-13), np.maximum(k1_c, 1.0))
+        ha_c_A_m = np.maximum(ha_c / MU0, 1e-9)
+        h_grain = np.clip(hc / ha_c_A_m, 0.0, 1.0)[:, None]  # Hc_grain / HA, which varies slowly with the draws
+        h_sigma = (hc_std / ha_c_A_m)[:, None]
+        mu0hc_grain = np.clip(h_grain + h_sigma * d["grain_z"], 0.0, 1.0) * ha
+
         br = d["remanence_factor"][route] * js
-        mu0hcj = np.clip(d["alpha"][route] * ha - d["Neff"][route] * js, 0.0, None)
+        mu0hcj = np.clip(d["alpha"][route] * mu0hc_grain - d["Neff"][route] * js, 0.0, None)
         bh = d["squareness"][route] * ideal_energy_product(br, mu0hcj)  # J/m3
 
         hcj_ka_m = mu0hcj / MU0 / 1e3
@@ -218,6 +261,7 @@ class NdFeBModel:
             "mu0HA_T": ha,
             "K1_MJ_m3": ha * js / (2.0 * MU0) / 1e6,
             "Tc_K": np.broadcast_to(tc, js.shape),
+            "Hc_grain_kA_m": mu0hc_grain / MU0 / 1e3,
             "Br_T": br,
             "Hcj_kA_m": hcj_ka_m,
             "BHmax_kJ_m3": bh_kj_m3,

@@ -50,3 +50,4 @@ class SurrogateSpec:
     anchors: list[dict] = field(default_factory=list)
     targets: dict[str, dict[str, float]] = field(default_factory=dict)  # subset/output -> metric -> bound
     n_splits: int = 5
+    check_predictions: Callable[[Any, np.ndarray, np.ndarray], list[str]] | None = None  # (est, X, mean) -> errors

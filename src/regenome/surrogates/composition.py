@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
 from regenome.surrogates.base import TrainingSet
+from regenome.surrogates.uncertainty import CalibratedRegressor
 
 RARE_EARTHS = ("Sc", "Y", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm",
                "Yb", "Lu")
@@ -35,17 +36,30 @@ class FeaturizedRegressor(RegressorMixin, BaseEstimator):
         self.featurizer = featurizer
         self.regressor = regressor
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, oof=None):
+        """Fit on fraction rows; ``oof``: model-space out-of-fold predictions from :meth:`cross_validate`."""
         X = np.asarray(X, dtype=float)
         self.featurizer_ = clone(self.featurizer).fit(X)
         features = self.featurizer_.transform(X)
-        self.regressor_ = clone(self.regressor).fit(features, np.ravel(y), groups=groups)
+        self.regressor_ = clone(self.regressor).fit(features, np.ravel(y), groups=groups, oof=oof)
         self.seen_elements_ = (X > 0).any(axis=0)
         self.n_features_in_ = X.shape[1]
         return self
 
+    def cross_validate(self, X, y, groups, folds):
+        """Out-of-fold (mean, std, model-space oof) with one mean-model fit per fold.
+
+        The featurizer holds no state learned from the rows (only the element table), so
+        featurizing all rows once leaks nothing between folds.
+        """
+        X = np.asarray(X, dtype=float)
+        features = clone(self.featurizer).fit(X).transform(X)
+        mean, std, oof = self.regressor.cross_validate(features, np.ravel(y), groups, folds)
+        return mean[:, None], std[:, None], oof
+
     def predict(self, X, return_std=False):
-        features = self.featurizer_.transform(np.asarray(X, dtype=float))
+        # column-major features: tree traversal reads one feature across rows (3x faster)
+        features = np.asfortranarray(self.featurizer_.transform(np.asarray(X, dtype=float)))
         if not return_std:
             return self.regressor_.predict(features)[:, None]
         mean, std = self.regressor_.predict(features, return_std=True)
@@ -140,6 +154,30 @@ def prepare_formulas(estimator, frame: pd.DataFrame) -> tuple[np.ndarray, list[s
             errors[i] = ("element(s) " + ", ".join(symbols[unseen[i]]) +
                          " absent from the training data; no prediction")
     return fractions, list(errors)
+
+
+def formula_training_set(data_dir: Path, relpath: str, target_col: str, quick: bool) -> TrainingSet:
+    """The training set of a formula model (``composition`` column); 1500 random rows when ``quick``."""
+    ts, _ = load_formula_table(data_dir, relpath, "composition", target_col, positive=True)
+    return subsample(ts, 1500, 0) if quick else ts
+
+
+def formula_model(mean, transform: str, seed: int, quick: bool) -> FeaturizedRegressor:
+    """Composition features (all element fractions included) -> ``mean`` with a calibrated error model."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from regenome.features.composition import CompositionFeaturizer
+
+    error = HistGradientBoostingRegressor(max_iter=40 if quick else 200, learning_rate=0.05,
+                                          max_leaf_nodes=15, min_samples_leaf=20, loss="absolute_error",
+                                          early_stopping=False, random_state=seed)
+    return FeaturizedRegressor(CompositionFeaturizer(fraction_elements="all"),
+                               CalibratedRegressor(mean, error, transform=transform, cv=3 if quick else 5,
+                                                   random_state=seed))
+
+
+def feature_names(estimator) -> list[str]:
+    return list(estimator.featurizer_.get_feature_names_out())
 
 
 def element_range(estimator) -> dict:

@@ -5,43 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 
 from regenome.surrogates.base import SurrogateSpec
-from regenome.surrogates.composition import (FeaturizedRegressor, element_range, load_formula_table,
-                                             prepare_formulas, subsample)
-from regenome.surrogates.uncertainty import CalibratedRegressor
+from regenome.surrogates.composition import (element_range, feature_names, formula_model, formula_training_set,
+                                             prepare_formulas)
 
 DATA_FILE = "magnets/experimental_curie_temperature.csv"
 
 
 def load_training_set(data_dir: Path, quick: bool):
-    ts, _ = load_formula_table(data_dir, DATA_FILE, "composition", "Tc_K", positive=True)
-    return subsample(ts, 1500, 0) if quick else ts
+    return formula_training_set(data_dir, DATA_FILE, "Tc_K", quick)
 
 
-def make_estimator(seed: int, quick: bool) -> FeaturizedRegressor:
-    from sklearn.ensemble import HistGradientBoostingRegressor
+def make_estimator(seed: int, quick: bool):
+    """Extremely randomized trees on sqrt(Tc) over composition features and all element fractions.
 
-    from regenome.features.composition import CompositionFeaturizer
+    Fully grown trees (min_samples_leaf=1) keep the fine structure of substitution series;
+    in grouped CV they beat gradient boosting (MAE 36 vs 38 K on rare-earth compounds).
+    """
+    from sklearn.ensemble import ExtraTreesRegressor
 
-    mean = HistGradientBoostingRegressor(max_iter=60 if quick else 1500, learning_rate=0.05,
-                                         max_leaf_nodes=31, min_samples_leaf=5, l2_regularization=1.0,
-                                         early_stopping=False, random_state=seed)
-    error = HistGradientBoostingRegressor(max_iter=40 if quick else 200, learning_rate=0.05,
-                                          max_leaf_nodes=15, min_samples_leaf=20, loss="absolute_error",
-                                          early_stopping=False, random_state=seed)
-    return FeaturizedRegressor(CompositionFeaturizer(),
-                               CalibratedRegressor(mean, error, cv=3 if quick else 5, random_state=seed))
-
-
-def feature_names(estimator) -> list[str]:
-    return list(estimator.featurizer_.get_feature_names_out())
+    mean = ExtraTreesRegressor(n_estimators=20 if quick else 100, max_features=0.35, min_samples_leaf=1,
+                               random_state=seed)
+    return formula_model(mean, "sqrt", seed, quick)
 
 
 SPEC = SurrogateSpec(
     name="curie-temperature",
     version="1.0",
     description="Curie temperature of an inorganic compound from its formula: composition features "
-                "(element-property statistics, stoichiometry, 4f physics) and gradient-boosted trees, "
-                "with a calibrated one-sigma uncertainty.",
+                "(element-property statistics, stoichiometry, 4f physics, element fractions) and extremely "
+                "randomized trees on sqrt(Tc), with a calibrated one-sigma uncertainty.",
     inputs={"formula": "chemical formula"},
     outputs={"Tc_K": "K"},
     source="MaMMoS-project/ML-models (MIT) @791e0b5, compound-to-tc/compound-to-experimental-tc/"

@@ -12,9 +12,9 @@ from regenome.surrogates.training import TrainingResult
 _METRICS = ("MAE", "RMSE", "R2", "median_relative_error", "coverage_1sigma")
 
 
-def _fmt(value) -> str:
+def _fmt(value, metric: str = "") -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.6f}" if metric == "R2" else f"{value:.4g}"
     return str(value)
 
 
@@ -77,7 +77,7 @@ def write_model_page(result: TrainingResult, docs_dir: Path) -> list[Path]:
              "| subset / output | n | " + " | ".join(_METRICS) + " |",
              "|---|---|" + "---|" * len(_METRICS)]
     for key, m in card.metrics.items():
-        lines.append(f"| {key} | {m['n']:.0f} | " + " | ".join(_fmt(m[x]) for x in _METRICS) + " |")
+        lines.append(f"| {key} | {m['n']:.0f} | " + " | ".join(_fmt(m[x], x) for x in _METRICS) + " |")
     lines += ["", "`coverage_1sigma` is the fraction of reference values inside prediction +- one `_std`; "
               "the target band is 0.55-0.85.", "", "## Against the published anchors", "",
               "| anchor | split | subset / output | metric | anchor value | regenome (grouped CV) | target |",
@@ -89,7 +89,7 @@ def write_model_page(result: TrainingResult, docs_dir: Path) -> list[Path]:
                 ours = card.metrics.get(key, {}).get(metric, float("nan"))
                 target = spec.targets.get(key, {}).get(metric)
                 lines.append(f"| {anchor['name']} | {anchor['split']} | {key} | {metric} | {anchor[metric]} | "
-                             f"{_fmt(ours)} | {'<= ' + str(target) if target is not None else ''} |")
+                             f"{_fmt(ours, metric)} | {'<= ' + str(target) if target is not None else ''} |")
     lines += ["", "Anchors on random splits let near-duplicates of a test compound into training and so "
               "read better than a grouped split would give them.", "",
               "## Parity", "", f"![parity plot](img/{image.name})", "",

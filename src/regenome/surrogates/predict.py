@@ -12,7 +12,7 @@ from regenome.modelstore import load_model
 from regenome.surrogates import get_spec
 from regenome.tableio import read_input_csv, write_csv_atomic
 
-CHUNK_ROWS = 200_000
+CHUNK_ROWS = 100_000
 
 
 @dataclass
@@ -22,38 +22,62 @@ class PredictSummary:
     message: str
 
 
-def predict_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` plus ``<output>``, ``<output>_std`` and ``error`` columns (blank predictions on error rows)."""
+def predict_chunk(name: str, part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Mean, std (n, k) and error messages for one chunk; the model is loaded once per process."""
     spec = get_spec(name)
     estimator, _ = load_model(name)
-    n = len(frame)
-    k = len(spec.outputs)
+    n, k = len(part), len(spec.outputs)
     mean = np.full((n, k), np.nan)
     std = np.full((n, k), np.nan)
-    errors: list[str] = []
-    for start in range(0, n, CHUNK_ROWS):
-        part = frame.iloc[start:start + CHUNK_ROWS]
-        X, part_errors = spec.prepare_inputs(estimator, part)
-        ok = np.array([not e for e in part_errors], dtype=bool)
-        if ok.any():
-            m, s = estimator.predict(X[ok], return_std=True)
-            rows = start + np.flatnonzero(ok)
-            mean[rows], std[rows] = m, s
-        errors.extend(part_errors)
+    X, errors = spec.prepare_inputs(estimator, part)
+    ok = np.array([not e for e in errors], dtype=bool)
+    if ok.any():
+        m, s = estimator.predict(X[ok], return_std=True)
+        if spec.check_predictions is not None:
+            flagged = spec.check_predictions(estimator, X[ok], m)
+            for i, message in zip(np.flatnonzero(ok), flagged):
+                errors[i] = errors[i] or message
+            keep = np.array([not e for e in flagged], dtype=bool)
+            m, s = np.where(keep[:, None], m, np.nan), np.where(keep[:, None], s, np.nan)
+        mean[ok], std[ok] = m, s
+    return mean, std, list(errors)
+
+
+def predict_frame(name: str, frame: pd.DataFrame, n_jobs: int | None = None) -> pd.DataFrame:
+    """``frame`` plus ``<output>``, ``<output>_std`` and ``error`` columns (blank predictions on error rows).
+
+    Each distinct input (single-column models) is predicted once; chunks run through joblib
+    (``n_jobs`` workers, backend from ``joblib.parallel_config``).
+    """
+    from joblib import Parallel, delayed
+
+    spec = get_spec(name)
+    columns = list(spec.inputs)
+    if len(columns) == 1:
+        codes, uniques = pd.factorize(frame[columns[0]], use_na_sentinel=False)
+        distinct = pd.DataFrame({columns[0]: np.asarray(uniques, dtype=object)})
+    else:
+        codes, distinct = np.arange(len(frame)), frame[columns]
+    starts = range(0, len(distinct), CHUNK_ROWS)
+    parts = Parallel(n_jobs=n_jobs)(delayed(predict_chunk)(name, distinct.iloc[s:s + CHUNK_ROWS]) for s in starts)
+    k = len(spec.outputs)
+    mean = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, k))
+    std = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, k))
+    errors = np.array([e for p in parts for e in p[2]], dtype=object)
     out = frame.copy()
     for j, column in enumerate(spec.outputs):
-        out[column] = mean[:, j]
-        out[column + "_std"] = std[:, j]
-    out["error"] = errors
+        out[column] = mean[codes, j]
+        out[column + "_std"] = std[codes, j]
+    out["error"] = errors[codes] if len(frame) else []
     return out
 
 
-def predict_table(name: str, csv_in: Path, out: Path) -> PredictSummary:
+def predict_table(name: str, csv_in: Path, out: Path, n_jobs: int | None = None) -> PredictSummary:
     """Predict every row of ``csv_in`` with trained model ``name``; write ``out`` atomically."""
     spec = get_spec(name)
     frame = read_input_csv(Path(csv_in), list(spec.inputs),
                            hint=", ".join(f"{c} in {u}" for c, u in spec.inputs.items()))
-    result = predict_frame(name, frame)
+    result = predict_frame(name, frame, n_jobs=n_jobs)
     write_csv_atomic(result, Path(out))
     n_ok = int((result["error"] == "").sum())
     n = len(result)

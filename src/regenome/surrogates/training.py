@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,16 +39,24 @@ def regression_metrics(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict
     }
 
 
-def cross_validate(spec: SurrogateSpec, ts: TrainingSet, estimator, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold mean and one-sigma predictions from grouped K-fold (the model's own inner CV included)."""
+def cross_validate(spec: SurrogateSpec, ts: TrainingSet, estimator, seed: int):
+    """Out-of-fold mean and one-sigma predictions from grouped K-fold.
+
+    Estimators with their own ``cross_validate`` (one mean-model fit per fold, see
+    :meth:`CalibratedRegressor.cross_validate`) also return model-space out-of-fold
+    predictions that the final fit reuses; others are refitted whole in every fold.
+    Returns (mean, std, oof or None).
+    """
+    folds = grouped_folds(spec.n_splits, ts.groups, seed)
+    if hasattr(estimator, "cross_validate"):
+        return estimator.cross_validate(ts.X, ts.Y, ts.groups, folds)
     mean = np.empty_like(ts.Y, dtype=float)
     std = np.empty_like(ts.Y, dtype=float)
-    folds = grouped_folds(spec.n_splits, ts.groups, seed)
     for train, test in folds.split(ts.X, ts.Y, ts.groups):
         groups = None if ts.groups is None else ts.groups[train]
         fitted = clone(estimator).fit(ts.X[train], ts.Y[train], groups=groups)
         mean[test], std[test] = fitted.predict(ts.X[test], return_std=True)
-    return mean, std
+    return mean, std, None
 
 
 def subset_metrics(spec: SurrogateSpec, ts: TrainingSet, mean: np.ndarray, std: np.ndarray) -> dict:
@@ -67,13 +74,15 @@ def train_surrogate(name: str, data_dir: Path, out_dir: Path, seed: int = 0, qui
     spec = get_spec(name)
     ts = spec.load_training_set(Path(data_dir), quick)
     estimator = spec.make_estimator(seed, quick)
+    oof = None
     if cross_validation:
-        oof_mean, oof_std = cross_validate(spec, ts, estimator, seed)
+        oof_mean, oof_std, oof = cross_validate(spec, ts, estimator, seed)
         metrics = subset_metrics(spec, ts, oof_mean, oof_std)
     else:
         oof_mean = oof_std = np.full_like(ts.Y, np.nan, dtype=float)
         metrics = {}
-    final = clone(estimator).fit(ts.X, ts.Y, groups=ts.groups)
+    fit_args = {"oof": oof} if oof is not None else {}
+    final = clone(estimator).fit(ts.X, ts.Y, groups=ts.groups, **fit_args)
     data_file = Path(data_dir) / ts.file
     card = ModelCard(
         name=spec.name, version=spec.version + ("-quick" if quick else ""), description=spec.description,
@@ -102,7 +111,3 @@ def _params(estimator) -> dict:
         else:
             out[key] = type(value).__name__
     return out
-
-
-def command_line() -> str:
-    return shlex.join(["regenome", *sys.argv[1:]])

@@ -5,7 +5,7 @@ error. The error model is trained on out-of-fold residuals of the mean model
 (grouped cross-validation, so near-duplicates do not make it over-confident),
 and one scale factor turns its output into a one-sigma width: the factor is the
 68.27 % quantile of ``|residual| / predicted_error`` on those out-of-fold rows
-(split conformal calibration). Targets can be modelled in log space; the error
+(split conformal calibration). Targets can be modelled in log or sqrt space; the error
 model and the calibration then work on the residuals in the original units, so
 ``mean +- std`` covers about 68 % of values in the units the user sees.
 """
@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.model_selection import GroupKFold, KFold
 
 ONE_SIGMA = 0.6827
+TRANSFORMS = ("none", "log", "sqrt")
 
 
 def grouped_folds(n_splits: int, groups, random_state: int):
@@ -32,11 +33,12 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     estimator : regressor
-        Model of the target (fitted on ``log(y)`` when ``log_target``).
+        Model of the transformed target.
     error_estimator : regressor
         Model of the absolute out-of-fold error, in target units.
-    log_target : bool
-        Fit ``estimator`` on ``log(y)`` (targets that span decades; ``y > 0``).
+    transform : {"none", "log", "sqrt"}
+        Target transform for ``estimator``: ``log`` for targets that span decades (``y > 0``),
+        ``sqrt`` to damp the weight of large values (``y >= 0``).
     cv : int
         Folds of the inner cross-validation that produces the residuals.
     coverage : float
@@ -45,33 +47,63 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
         Seed of the fold shuffling.
     """
 
-    def __init__(self, estimator, error_estimator, log_target=False, cv=5, coverage=ONE_SIGMA,
+    def __init__(self, estimator, error_estimator, transform="none", cv=5, coverage=ONE_SIGMA,
                  random_state=0):
         self.estimator = estimator
         self.error_estimator = error_estimator
-        self.log_target = log_target
+        self.transform = transform
         self.cv = cv
         self.coverage = coverage
         self.random_state = random_state
 
     def _forward(self, y):
-        return np.log(y) if self.log_target else y
+        if self.transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {TRANSFORMS}; got {self.transform!r}")
+        if self.transform == "log":
+            if np.any(y <= 0):
+                raise ValueError("transform='log' needs strictly positive targets")
+            return np.log(y)
+        if self.transform == "sqrt":
+            if np.any(y < 0):
+                raise ValueError("transform='sqrt' needs non-negative targets")
+            return np.sqrt(y)
+        return y
 
     def _inverse(self, z):
-        return np.exp(z) if self.log_target else z
+        if self.transform == "log":
+            return np.exp(z)
+        if self.transform == "sqrt":
+            return np.square(np.clip(z, 0.0, None))
+        return z
 
-    def fit(self, X, y, groups=None):
-        """Fit the mean model, the error model on out-of-fold residuals, and the scale factor."""
+    def fit(self, X, y, groups=None, oof=None):
+        """Fit the mean model, the error model on out-of-fold residuals, and the scale factor.
+
+        ``oof`` (optional): out-of-fold predictions of the mean model in model space (after
+        ``transform``), e.g. from an outer cross-validation already run; the inner
+        cross-validation of the mean model is then skipped.
+        """
         X = np.asarray(X)
         y = np.asarray(y, dtype=float)
-        if self.log_target and np.any(y <= 0):
-            raise ValueError("log_target needs strictly positive targets")
         z = self._forward(y)
-        folds = grouped_folds(self.cv, groups, self.random_state)
+        if oof is None:
+            oof = self.out_of_fold(X, y, groups)
+        self.fit_error_model(X, np.abs(y - self._inverse(np.asarray(oof, dtype=float))), groups)
+        self.estimator_ = clone(self.estimator).fit(X, z)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def out_of_fold(self, X, y, groups=None) -> np.ndarray:
+        """Out-of-fold predictions of the mean model, in model space."""
+        z = self._forward(np.asarray(y, dtype=float))
         oof = np.empty_like(z)
-        for train, test in folds.split(X, z, groups):
+        for train, test in grouped_folds(self.cv, groups, self.random_state).split(X, z, groups):
             oof[test] = clone(self.estimator).fit(X[train], z[train]).predict(X[test])
-        abs_err = np.abs(y - self._inverse(oof))
+        return oof
+
+    def fit_error_model(self, X, abs_err, groups=None):
+        """Fit the error model on absolute residuals and calibrate its one-sigma scale."""
+        folds = grouped_folds(self.cv, groups, self.random_state)
         self.error_estimator_ = clone(self.error_estimator).fit(X, abs_err)
         self.error_floor_ = float(max(np.quantile(abs_err, 0.05), 1e-12))
         # calibrate on out-of-fold error predictions: error_estimator_ has seen every row
@@ -80,15 +112,50 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
             raw_oof[test] = clone(self.error_estimator).fit(X[train], abs_err[train]).predict(X[test])
         raw_oof = np.maximum(raw_oof, self.error_floor_)
         self.scale_ = float(np.quantile(abs_err / raw_oof, self.coverage))
-        self.estimator_ = clone(self.estimator).fit(X, z)
-        self.n_features_in_ = X.shape[1]
         return self
 
-    def predict(self, X, return_std=False):
-        """Predicted target (and one-sigma uncertainty in the same units when ``return_std``)."""
+    def predict_std(self, X):
+        """One-sigma uncertainty only."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="openmp"):
+            raw = np.maximum(self.error_estimator_.predict(np.asarray(X)), self.error_floor_)
+        return self.scale_ * raw
+
+    def cross_validate(self, X, y, groups, folds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Out-of-fold mean and one-sigma on ``folds``, fitting the mean model once per fold.
+
+        The error model of fold k is trained on the out-of-fold residuals of the other
+        folds, so neither the mean nor the width of a test row saw that row.
+        Returns (mean, std, model-space out-of-fold predictions).
+        """
         X = np.asarray(X)
-        mean = self._inverse(self.estimator_.predict(X))
-        if not return_std:
-            return mean
-        raw = np.maximum(self.error_estimator_.predict(X), self.error_floor_)
+        y = np.asarray(y, dtype=float)
+        z = self._forward(y)
+        splits = list(folds.split(X, z, groups))
+        oof = np.empty_like(z)
+        for train, test in splits:
+            oof[test] = clone(self.estimator).fit(X[train], z[train]).predict(X[test])
+        abs_err = np.abs(y - self._inverse(oof))
+        std = np.empty_like(y)
+        for train, test in splits:
+            part = clone(self).fit_error_model(X[train], abs_err[train], None if groups is None else groups[train])
+            std[test] = part.predict_std(X[test])
+        return self._inverse(oof), std, oof
+
+    def predict(self, X, return_std=False):
+        """Predicted target (and one-sigma uncertainty in the same units when ``return_std``).
+
+        Runs single-threaded: regenome parallelizes over chunks of rows (joblib), and
+        OpenMP threads inside every tree of a gradient-boosting model only contend,
+        badly so on a busy node.
+        """
+        from threadpoolctl import threadpool_limits
+
+        X = np.asarray(X)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            mean = self._inverse(self.estimator_.predict(X))
+            if not return_std:
+                return mean
+            raw = np.maximum(self.error_estimator_.predict(X), self.error_floor_)
         return mean, self.scale_ * raw
