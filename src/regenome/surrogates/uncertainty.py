@@ -20,6 +20,19 @@ ONE_SIGMA = 0.6827
 TRANSFORMS = ("none", "log", "sqrt")
 
 
+def _layout(estimator, X: np.ndarray) -> np.ndarray:
+    """Rows in the memory order each tree model predicts fastest (same values, same predictions).
+
+    Histogram gradient boosting reads one feature across many rows: column-major is 3x faster.
+    Forests convert to row-major float32 themselves, so anything else costs a copy.
+    """
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    if isinstance(estimator, HistGradientBoostingRegressor):
+        return np.asfortranarray(X)
+    return X
+
+
 def grouped_folds(n_splits: int, groups, random_state: int):
     """A deterministic shuffled GroupKFold (or KFold when ``groups`` is None) and its split list."""
     if groups is None:
@@ -119,7 +132,8 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1, user_api="openmp"):
-            raw = np.maximum(self.error_estimator_.predict(np.asarray(X)), self.error_floor_)
+            raw = np.maximum(self.error_estimator_.predict(_layout(self.error_estimator_, np.asarray(X))),
+                             self.error_floor_)
         return self.scale_ * raw
 
     def cross_validate(self, X, y, groups, folds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -154,8 +168,8 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
 
         X = np.asarray(X)
         with threadpool_limits(limits=1, user_api="openmp"):
-            mean = self._inverse(self.estimator_.predict(X))
+            mean = self._inverse(self.estimator_.predict(_layout(self.estimator_, X)))
             if not return_std:
                 return mean
-            raw = np.maximum(self.error_estimator_.predict(X), self.error_floor_)
+            raw = np.maximum(self.error_estimator_.predict(_layout(self.error_estimator_, X)), self.error_floor_)
         return mean, self.scale_ * raw
