@@ -9,13 +9,15 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from regenome.errors import ModelFileError
-from regenome.modelstore import ModelCard, TrainingData, load_from_folder, load_model, save_model
+from regenome.modelstore import (ModelCard, TrainingData, load_from_folder, load_model, package_versions,
+                                 save_model)
 
 
 def _card(**kw) -> ModelCard:
     base = dict(name="toy", version="0.1", description="a line", inputs={"x": "1"}, outputs={"y": "1"},
                 training_data=[TrainingData(file="toy.csv", sha256="0" * 64, rows_in_file=3, rows_used=3,
-                                            source="made up")])
+                                            source="made up")],
+                package_versions=package_versions())
     base.update(kw)
     return ModelCard(**base)
 
@@ -56,16 +58,23 @@ def test_pickle_files_are_never_loaded(tmp_path):
         load_from_folder(folder)
 
 
-def test_unsafe_types_are_refused(tmp_path):
+def _fraction_model(folder, **card_fields):
+    """A skops file holding a type outside the allow-list (fractions.Fraction), with a matching hash."""
+    import fractions
+
     import skops.io as sio
 
     from regenome.modelstore import sha256_file
 
-    folder = tmp_path / "odd"
     folder.mkdir()
-    sio.dump({"s": __import__("fractions").Fraction(1, 3)}, folder / "model.skops")
-    card = _card(files={"model.skops": sha256_file(folder / "model.skops")})
+    sio.dump({"s": fractions.Fraction(1, 3)}, folder / "model.skops")
+    card = _card(files={"model.skops": sha256_file(folder / "model.skops")}, **card_fields)
     (folder / "card.json").write_text(card.model_dump_json())
+    return folder
+
+
+def test_unsafe_types_are_refused(tmp_path):
+    folder = _fraction_model(tmp_path / "odd")
     with pytest.raises(ModelFileError, match="refuses to load object types.*fractions.Fraction"):
         load_from_folder(folder)
 
@@ -98,14 +107,6 @@ def test_version_mismatch_warns(tmp_path):
 
 
 def test_card_that_hides_a_type_does_not_get_it_loaded(tmp_path):
-    import skops.io as sio
-
-    from regenome.modelstore import sha256_file
-
-    folder = tmp_path / "sly"
-    folder.mkdir()
-    sio.dump({"s": __import__("fractions").Fraction(1, 3)}, folder / "model.skops")
-    card = _card(files={"model.skops": sha256_file(folder / "model.skops")}, object_types=["numpy.ndarray"])
-    (folder / "card.json").write_text(card.model_dump_json())
+    folder = _fraction_model(tmp_path / "sly", object_types=["numpy.ndarray"])
     with pytest.raises(ModelFileError, match="cannot be loaded safely"):
         load_from_folder(folder)

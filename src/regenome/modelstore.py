@@ -147,13 +147,14 @@ def verify_files(folder: Path, card: ModelCard) -> None:
 
 
 def _check_versions(folder: Path, card: ModelCard) -> None:
-    from importlib.metadata import version
-
-    trained = card.package_versions.get("scikit-learn", "")
-    here = version("scikit-learn")
-    if trained.split(".")[:2] != here.split(".")[:2]:
-        warnings.warn(f"{Path(folder) / card.model_file}: trained with scikit-learn {trained}, running {here}; "
-                      "predictions may differ; retrain with `regenome train`", stacklevel=3)
+    """Warn when scikit-learn or regenome differ in major.minor from the versions that trained the model."""
+    here = package_versions()
+    for package in ("scikit-learn", "regenome"):
+        trained = card.package_versions.get(package, "")
+        if trained.split(".")[:2] != here[package].split(".")[:2]:
+            warnings.warn(f"{Path(folder) / card.model_file}: trained with {package} {trained or 'unknown'}, "
+                          f"running {here[package]}; predictions may differ; retrain with `regenome train`",
+                          stacklevel=3)
 
 
 def load_from_folder(folder: Path) -> tuple[Any, ModelCard]:
