@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# One OpenMP thread per test process, set before scikit-learn loads its OpenMP runtime (threadpoolctl
+# below cannot limit a library that is not loaded yet): xdist already runs one process per core.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "workflows" / "ndfeb-ce-la-motor.toml"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regenome.modelstore import load_model
+from regenome.modelstore import load_model, models_dir, read_card
 from regenome.surrogates import get_spec
 from regenome.tableio import read_input_csv, write_csv_atomic
 
@@ -81,7 +81,7 @@ def predict_table(name: str, csv_in: Path, out: Path, n_jobs: int | None = None)
     write_csv_atomic(result, Path(out))
     n_ok = int((result["error"] == "").sum())
     n = len(result)
-    _, card = load_model(name)
+    card = read_card(models_dir() / name)  # the workers loaded (and checked) the model; the card is enough here
     msg = f"predicted {n_ok} of {n} rows with {name} {card.version}; wrote {out}"
     if n_ok < n:
         msg += f"; {n - n_ok} rows have a message in the 'error' column"
