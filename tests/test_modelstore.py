@@ -48,13 +48,36 @@ def test_tampered_file_is_refused_naming_it(saved):
         load_from_folder(folder)
 
 
-def test_pickle_files_are_never_loaded(tmp_path):
+def test_pickle_files_are_refused_without_trust(tmp_path):
     folder = tmp_path / "evil"
     folder.mkdir()
     (folder / "model.pkl").write_bytes(pickle.dumps(LinearRegression()))
     card = _card(model_file="model.pkl", files={"model.pkl": "x"})
     (folder / "card.json").write_text(card.model_dump_json())
-    with pytest.raises(ModelFileError, match="only .skops"):
+    with pytest.raises(ModelFileError, match="model.pkl: pickle/joblib files can run code.*--trust"):
+        load_from_folder(folder)
+    with pytest.raises(ModelFileError, match="model.pkl: sha256 .* does not match"):  # trust skips no check
+        load_from_folder(folder, trust=True)
+
+
+def test_joblib_model_you_trained_loads_with_trust_only(tmp_path):
+    model = LinearRegression().fit(np.arange(5.0)[:, None], 2 * np.arange(5.0) + 1)
+    card = save_model(model, _card(), tmp_path / "toy", fmt="joblib")
+    assert card.model_file == "model.joblib" and (tmp_path / "toy" / "model.joblib").is_file()
+    with pytest.raises(ModelFileError, match="--trust"):
+        load_from_folder(tmp_path / "toy")
+    loaded, _ = load_from_folder(tmp_path / "toy", trust=True)
+    np.testing.assert_allclose(loaded.predict([[10.0]]), [21.0])
+    with pytest.raises(ModelFileError, match="holds model 'toy', not 'curie-temperature'"):
+        load_model("curie-temperature", tmp_path / "toy", trust=True)
+
+
+def test_unknown_model_format_is_refused(tmp_path):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"\x08\x07")
+    (folder / "card.json").write_text(_card(model_file="model.onnx", files={"model.onnx": "x"}).model_dump_json())
+    with pytest.raises(ModelFileError, match="unknown model format '.onnx'"):
         load_from_folder(folder)
 
 

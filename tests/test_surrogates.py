@@ -174,3 +174,21 @@ def test_single_grain_physics_bounds_and_domain(quick_models, tmp_path, monkeypa
     assert "must be positive numbers" in table["error"].iloc[n + 1]
     assert "must be positive numbers" in table["error"].iloc[n + 2]
     assert np.isnan(table["Hc_A_m"].iloc[n])
+
+
+def test_a_joblib_model_you_trained_needs_trust(reference_data, tmp_path):
+    out = tmp_path / "mine"
+    result = runner.invoke(app, ["train", "curie-temperature", "--data", str(reference_data), "--out", str(out),
+                                 "--quick", "--no-cv", "--format", "joblib"])
+    assert result.exit_code == 0, result.output
+    folder = out / "curie-temperature"
+    assert read_card(folder).model_file == "model.joblib"
+    src = tmp_path / "in.csv"
+    src.write_text("formula\nNd2Fe14B\n")
+    args = ["predict", "curie-temperature", str(src), "--out", str(tmp_path / "o.csv"), "--model-dir", str(folder)]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "--trust" in refused.output and "Traceback" not in refused.output
+    assert not (tmp_path / "o.csv").exists()
+    trusted = runner.invoke(app, args + ["--trust"])
+    assert trusted.exit_code == 0, trusted.output
+    assert float(pd.read_csv(tmp_path / "o.csv")["Tc_K"][0]) > 300

@@ -39,6 +39,15 @@ def _run(func):
         if _state["debug"]:
             raise
         _fail(str(exc))
+    except OSError as exc:  # permission denied, disk full, a path that is a folder, ...
+        if _state["debug"]:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}; check the path, its permissions and free disk space")
+    except KeyboardInterrupt:
+        if _state["debug"]:
+            raise
+        _fail("interrupted; a screen run continues with the same command plus --resume", code=130)
 
 
 @app.callback()
@@ -135,9 +144,15 @@ def predict(
     csv_in: Path = typer.Argument(..., metavar="IN.csv", help="Input CSV with the model's input columns."),
     out: Path = typer.Option(..., "--out", help="Output CSV."),
     n_jobs: Optional[int] = typer.Option(None, "--n-jobs", help="Worker processes for trained models (default 1)."),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir",
+                                             help="Folder of a model you trained (card.json + model file)."),
+    trust: bool = typer.Option(False, "--trust", help="Allow a joblib/pickle model file (only one you trained "
+                                                      "yourself: loading it can run code)."),
 ) -> None:
     """Predict properties for the rows of a CSV file (adds <output>, <output>_std and error columns)."""
     def go():
+        if model == "ndfeb" and (model_dir is not None or trust):
+            _fail("--model-dir/--trust: the ndfeb physics model has no model file; drop these options")
         if model == "ndfeb":
             from regenome.predictors.formula_io import predict_csv
 
@@ -147,7 +162,7 @@ def predict(
 
             if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
                 _fail(f"--n-jobs: must be a positive number of workers or -1; got {n_jobs}")
-            summary = predict_table(model, csv_in, out, n_jobs=n_jobs)
+            summary = predict_table(model, csv_in, out, n_jobs=n_jobs, model_dir=model_dir, trust=trust)
         typer.echo(summary.message, err=True)
         if summary.n_ok == 0 and summary.n_rows > 0:
             raise typer.Exit(1)
@@ -156,19 +171,27 @@ def predict(
 
 @app.command()
 def inspect(path: Path = typer.Argument(..., help="structures.h5 or a run folder.")) -> None:
-    """Describe a structure set (or a run folder): schema, counts, columns."""
+    """Describe a run folder (status, stage, chunks done) and its structure set (schema, counts, columns)."""
     def go():
         from regenome.structures.store import describe
 
-        target = path / "structures.h5" if path.is_dir() else path
+        if path.is_dir():
+            from regenome.pipeline import describe_run
+
+            run = describe_run(path)
+            for key, value in run.items():
+                typer.echo(f"run.{key}: {', '.join(value) if isinstance(value, list) else value}")
+            if "structures_h5" in run:
+                return
+            target = path / "structures.h5"
+        else:
+            target = path
         info = describe(target)
         for key in ("path", "schema_version", "n_candidates", "n_structures", "n_sites", "n_distinct_formulas",
                     "file_size_bytes"):
             typer.echo(f"{key}: {info.get(key)}")
         typer.echo("candidate_columns: " + ", ".join(info.get("candidate_columns", [])))
         typer.echo("structure ids: " + ", ".join(info.get("first_ids", [])))
-        if path.is_dir() and (path / "run.json").exists():
-            typer.echo("run: " + (path / "run.json").read_text().replace("\n", " "))
     _run(go)
 
 
@@ -276,6 +299,8 @@ def train(
     quick: bool = typer.Option(False, "--quick", help="Small subset and few iterations (tests, smoke runs)."),
     docs: Optional[Path] = typer.Option(None, "--docs", help="Also write the model page and plots here."),
     no_cv: bool = typer.Option(False, "--no-cv", help="Skip the cross-validation (no metrics on the card)."),
+    fmt: str = typer.Option("skops", "--format", help="skops (loads safely anywhere) or joblib (faster to load; "
+                                                      "needs `predict --trust`)."),
 ) -> None:
     """Cross-validate and train a surrogate on the reference data, writing a skops file and its card."""
     def go():
@@ -284,8 +309,10 @@ def train(
         from regenome.surrogates.training import train_surrogate
 
         get_spec(model)
+        if fmt not in ("skops", "joblib"):
+            _fail(f"--format: unknown format {fmt!r}; valid: skops, joblib")
         result = train_surrogate(model, reference_data_dir(data), out, seed=seed, quick=quick,
-                                 cross_validation=not no_cv)
+                                 cross_validation=not no_cv, fmt=fmt)
         for key, m in result.card.metrics.items():
             typer.echo(f"{key}: n {m['n']:.0f}  MAE {m['MAE']:.4g}  R2 {m['R2']:.4f}  "
                        f"median rel. err {m['median_relative_error']:.3f}  coverage {m['coverage_1sigma']:.2f}")

@@ -3,7 +3,8 @@
 A model lives in a folder ``<models dir>/<name>/`` holding ``card.json`` and the
 files the card lists with their sha256. :func:`load_model` verifies every hash
 *before* opening a file, opens only skops files, and accepts only object types
-from scikit-learn, numpy, scipy and regenome. Nothing is unpickled.
+from scikit-learn, numpy, scipy and regenome. Nothing is unpickled unless the caller passes
+``trust=True`` for a joblib file they trained themselves.
 
 The models directory is ``REGENOME_MODELS_DIR`` when set, else the models shipped
 with the package (``regenome/_models`` in a wheel, ``models/`` in a checkout).
@@ -113,19 +114,34 @@ def read_card(folder: Path) -> ModelCard:
         raise ModelFileError(f"{path}: not a valid model card ({first})") from None
 
 
-def save_model(estimator, card: ModelCard, folder: Path) -> ModelCard:
-    """Write ``estimator`` as skops plus ``card.json`` (with the file's sha256) into ``folder``."""
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+
+def save_model(estimator, card: ModelCard, folder: Path, fmt: str = "skops") -> ModelCard:
+    """Write ``estimator`` plus ``card.json`` (with the file's sha256) into ``folder``.
+
+    ``fmt`` is ``"skops"`` (the default; loads without running code) or ``"joblib"`` (loads
+    faster, but only with ``trust=True`` because unpickling can run code).
+    """
     import skops.io as sio
 
+    if fmt not in ("skops", "joblib"):
+        raise ValueError(f"fmt must be 'skops' or 'joblib'; got {fmt!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    card = card.model_copy(update={"model_file": f"model.{fmt}"})
     model_path = folder / card.model_file
     tmp = model_path.with_name(f".{model_path.name}.tmp-{os.getpid()}")
-    sio.dump(estimator, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+    if fmt == "skops":
+        sio.dump(estimator, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+    else:
+        import joblib
+
+        joblib.dump(estimator, tmp, compress=3)
     os.replace(tmp, model_path)
+    types = sorted(sio.get_untrusted_types(file=model_path)) if fmt == "skops" else []
     card = card.model_copy(update={"files": {card.model_file: sha256_file(model_path)},
-                                   "package_versions": package_versions(),
-                                   "object_types": sorted(sio.get_untrusted_types(file=model_path))})
+                                   "package_versions": package_versions(), "object_types": types})
     card_tmp = folder / f".{CARD_NAME}.tmp-{os.getpid()}"
     card_tmp.write_text(card.model_dump_json(indent=2) + "\n", encoding="utf-8")
     os.replace(card_tmp, folder / CARD_NAME)
@@ -157,15 +173,33 @@ def _check_versions(folder: Path, card: ModelCard) -> None:
                           stacklevel=3)
 
 
-def load_from_folder(folder: Path) -> tuple[Any, ModelCard]:
-    """Load the skops model in ``folder`` after checking its card, hash and object types."""
+def load_from_folder(folder: Path, trust: bool = False) -> tuple[Any, ModelCard]:
+    """Load the model in ``folder`` after checking its card, hash and object types.
+
+    ``.skops`` files load with only scikit-learn, numpy and regenome types allowed. Pickle and
+    joblib files can run code when loaded: they are refused unless ``trust=True`` (for a file
+    you trained yourself); their sha256 is checked against the card all the same.
+    """
     import skops.io as sio
 
     folder = Path(folder)
     card = read_card(folder)
     path = folder / card.model_file
+    if path.suffix in PICKLE_SUFFIXES:
+        if not trust:
+            raise ModelFileError(f"{path}: pickle/joblib files can run code when loaded; pass --trust only if you "
+                                 "trained this file yourself, or retrain with `regenome train` (skops format)")
+        verify_files(folder, card)
+        _check_versions(folder, card)
+        import joblib
+
+        try:
+            return joblib.load(path), card
+        except Exception as exc:  # noqa: BLE001 - unpickling raises anything
+            raise ModelFileError(f"{path}: cannot be loaded ({type(exc).__name__}: {exc})") from None
     if path.suffix != ".skops":
-        raise ModelFileError(f"{path}: only .skops model files are loaded (pickle and joblib files can run code)")
+        raise ModelFileError(f"{path}: unknown model format {path.suffix!r}; regenome loads .skops files "
+                             "(and .joblib with --trust)")
     verify_files(folder, card)
     types = card.object_types
     if not types:  # a card written by hand: read the types from the file itself
@@ -185,18 +219,34 @@ def load_from_folder(folder: Path) -> tuple[Any, ModelCard]:
 
 
 @lru_cache(maxsize=16)
-def _cached_load(folder: str, stamp: tuple) -> tuple[Any, ModelCard]:
-    return load_from_folder(Path(folder))
+def _cached_load(folder: str, stamp: tuple, trust: bool) -> tuple[Any, ModelCard]:
+    return load_from_folder(Path(folder), trust)
 
 
-def load_model(name: str, folder: Path | None = None) -> tuple[Any, ModelCard]:
-    """Load the named model from the models directory (once per process and file version)."""
-    base = Path(folder) if folder is not None else models_dir() / name
+def model_folder(name: str, folder: Path | None = None) -> Path:
+    """Where model ``name`` lives: ``folder`` if given, else ``models_dir() / name``."""
+    return Path(folder) if folder is not None else models_dir() / name
+
+
+def load_model(name: str, folder: Path | None = None, trust: bool = False) -> tuple[Any, ModelCard]:
+    """Load model ``name`` (from ``folder`` or the models directory), once per process and file version.
+
+    Raises
+    ------
+    ModelFileError
+        When the folder, card or file is missing, a hash differs, the card names another
+        model, or the file is not safe to load (see :func:`load_from_folder`).
+    """
+    base = model_folder(name, folder)
     if not base.is_dir():
         raise ModelFileError(f"{base}: no trained model {name!r} here; train it with `regenome train {name}` "
                              "or unset REGENOME_MODELS_DIR")
     stamp = tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in base.iterdir() if p.is_file()))
-    return _cached_load(str(base.resolve()), stamp)
+    estimator, card = _cached_load(str(base.resolve()), stamp, bool(trust))
+    if card.name != name:
+        raise ModelFileError(f"{base / CARD_NAME}: name: holds model {card.name!r}, not {name!r}; "
+                             f"pass the folder of a {name!r} model")
+    return estimator, card
 
 
 def card_as_json(card: ModelCard) -> str:

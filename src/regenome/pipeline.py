@@ -15,6 +15,7 @@ candidate table holds whole chunks from an earlier, interrupted run of the same 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -28,9 +29,11 @@ import numpy as np
 
 from regenome import __version__
 from regenome.errors import RegenomeError
+from regenome.runlock import LOCK_FILE, folder_lock
 from regenome.spec import BatchSpec, spec_sha256
 
 RUN_MARKER = "run.json"
+RESULT_FILES = ("ranked.csv", "report.html", "provenance.json")
 NUMERIC_PACKAGES = ("numpy", "scipy", "pandas", "pymatgen", "ase", "scikit-learn", "joblib", "h5py",
                     "pydantic", "matplotlib", "spglib")
 
@@ -97,16 +100,44 @@ def evaluate_chunk(task: tuple) -> dict[str, np.ndarray]:
 def _check_out_dir(out_dir: Path, sha: str, resume: bool) -> None:
     marker = out_dir / RUN_MARKER
     if not marker.exists():
-        if out_dir.exists() and any(out_dir.iterdir()) and not resume:
+        if out_dir.exists() and any(p.name != LOCK_FILE for p in out_dir.iterdir()) and not resume:
             raise RegenomeError(f"{out_dir}: output folder is not empty and holds no regenome run; "
                                 "choose a new --out folder")
         return
-    state = json.loads(marker.read_text())
+    state = read_run_marker(out_dir)
     if state.get("batch_sha256") != sha:
         raise RegenomeError(f"{out_dir}: holds a run of a different batch file; choose a new --out folder")
     if not resume:
-        raise RegenomeError(f"{out_dir}: holds a {state.get('status', 'previous')} run of this batch; "
+        status = "complete" if state.get("status") == "complete" else "unfinished"
+        raise RegenomeError(f"{out_dir}: holds a {status} run of this batch; "
                             "pass --resume to continue it or choose a new --out folder")
+
+
+def read_run_marker(out_dir: Path) -> dict:
+    """The content of ``run.json`` ({} when absent or unreadable)."""
+    try:
+        return json.loads((Path(out_dir) / RUN_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+@contextlib.contextmanager
+def _claimed(out: Path, sha: str, resume: bool):
+    """Create ``out`` if needed, hold its lock, and check what it holds (a refused new folder is removed)."""
+    if out.exists() and not out.is_dir():
+        raise RegenomeError(f"{out}: exists and is not a folder; choose a new --out folder")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    checked = False
+    try:
+        with folder_lock(out):
+            _check_out_dir(out, sha, resume)
+            checked = True
+            yield
+    finally:
+        if created and not checked:
+            with contextlib.suppress(OSError):
+                out.rmdir()
 
 
 def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path: str = "",
@@ -118,14 +149,70 @@ def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path:
     ``stop_after_chunks`` ends the run early (status 'interrupted') after that many chunks;
     it exists so tests can interrupt a run deterministically.
     """
+    out = Path(out_dir)
+    sha = spec_sha256(batch_text)
+    with _claimed(out, sha, resume):
+        try:
+            return _screen(spec, batch_text, out, sha, batch_path=batch_path, n_jobs=n_jobs, backend=backend,
+                           scheduler=scheduler, resume=resume, progress=progress,
+                           stop_after_chunks=stop_after_chunks)
+        except BaseException as exc:
+            _mark_stopped(out, exc)
+            raise
+
+
+def _mark_stopped(out: Path, exc: BaseException) -> None:
+    """Record in ``run.json`` that a run stopped early, and why."""
+    state = read_run_marker(out)
+    if state.get("status") != "running":
+        return
+    state["status"] = "failed" if isinstance(exc, Exception) else "interrupted"
+    state["error"] = (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0][:500]
+    _atomic_write_text(out / RUN_MARKER, json.dumps(state, indent=1))
+
+
+def describe_run(out_dir: str | Path) -> dict:
+    """What a run folder holds, for ``regenome inspect``: status, stage, chunks done, results present.
+
+    A run marked 'running' whose process is gone (killed, node lost) is reported as interrupted.
+    """
+    from regenome.errors import StructureSetError
+    from regenome.runlock import lock_is_stale, read_lock
+    from regenome.structures.store import StructureSet
+
+    out = Path(out_dir)
+    state = read_run_marker(out)
+    info: dict = {"status": state.get("status", "no run"), "stage": state.get("stage"),
+                  "chunks_total": state.get("chunks_total"), "candidates_total": state.get("candidates_total")}
+    holder = read_lock(out)
+    if info["status"] == "running" and (holder is None or (holder and lock_is_stale(holder))):
+        info["status"] = f"interrupted (process {state.get('pid')} on {state.get('host')} is gone)"
+    elif info["status"] == "running":
+        info["status"] = f"running (pid {holder.get('pid')} on {holder.get('host')})"
+    if state.get("error"):
+        info["error"] = state["error"]
+    h5 = out / "structures.h5"
+    try:
+        with StructureSet.open(h5, "r") as store:
+            rows, info["structures_stored"] = store.n_candidates, len(store)
+        info["candidates_done"] = rows
+        if rows and rows == info["candidates_total"]:
+            info["chunks_done"] = info["chunks_total"]
+        elif state.get("chunk_size"):
+            info["chunks_done"] = rows // int(state["chunk_size"])
+    except StructureSetError as exc:
+        info["structures_h5"] = f"unreadable ({exc}); --resume starts the predictions over"
+    info["results"] = [name for name in RESULT_FILES if (out / name).exists()]
+    return info
+
+
+def _screen(spec: BatchSpec, batch_text: str, out: Path, sha: str, *, batch_path: str, n_jobs: int | None,
+            backend: str | None, scheduler: str | None, resume: bool, progress: Progress | None,
+            stop_after_chunks: int | None) -> ScreenResult:
     from regenome.families import get_family
     from regenome.parallel import execution_context, map_chunks
     from regenome.structures.store import StructureSet
 
-    out = Path(out_dir)
-    sha = spec_sha256(batch_text)
-    _check_out_dir(out, sha, resume)
-    out.mkdir(parents=True, exist_ok=True)
     family = get_family(spec.batch.family)
     n_jobs = n_jobs or spec.execution.n_jobs
     backend = backend or spec.execution.backend
@@ -133,8 +220,16 @@ def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path:
     timings: dict[str, float] = {}
     started = _now()
     marker = out / RUN_MARKER
-    _atomic_write_text(marker, json.dumps({"status": "running", "batch_sha256": sha, "pid": os.getpid(),
-                                           "host": platform.node(), "started": started}, indent=1))
+    state = {"status": "running", "stage": "generate", "batch_sha256": sha, "pid": os.getpid(),
+             "host": platform.node(), "started": started, "chunk_size": spec.execution.chunk_size}
+
+    def mark(**changes) -> None:
+        state.update(changes)
+        _atomic_write_text(marker, json.dumps(state, indent=1))
+
+    mark()
+    for name in RESULT_FILES:  # results of an earlier, unfinished attempt are not results
+        (out / name).unlink(missing_ok=True)
 
     h5_path = out / "structures.h5"
     t0 = time.perf_counter()
@@ -150,6 +245,7 @@ def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path:
         attrs = {"batch_name": spec.batch.name, "batch_sha256": sha, "family": family.name, "batch_toml": batch_text}
         StructureSet.create(h5_path, attrs=attrs, overwrite=True).close()
     skip = done_rows // spec.execution.chunk_size
+    mark(stage="predict", chunks_total=len(chunks), candidates_total=n_pass)
 
     t0 = time.perf_counter()
     with StructureSet.open(h5_path, mode="a") as store, execution_context(backend, n_jobs, scheduler):
@@ -159,8 +255,7 @@ def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path:
             store.flush()
             progress("predict", i, len(chunks))
             if stop_after_chunks is not None and i >= stop_after_chunks and i < len(chunks):
-                _atomic_write_text(marker, json.dumps({"status": "interrupted", "batch_sha256": sha,
-                                                       "chunks_done": i, "chunks_total": len(chunks)}, indent=1))
+                mark(status="interrupted")
                 raise RegenomeError(f"{out}: run interrupted after {i} of {len(chunks)} chunks (resume with --resume)")
         columns = store.read_candidates()
     timings["predict_s"] = time.perf_counter() - t0
@@ -169,6 +264,7 @@ def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path:
     ranked = rank_candidates(columns, spec)
     timings["rank_s"] = time.perf_counter() - t0
 
+    mark(stage="structures")
     t0 = time.perf_counter()
     top = ranked.head(spec.funnel.structures_for_top)
     top_structures = write_structures(h5_path, family, spec, top, progress)
@@ -193,9 +289,10 @@ def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path:
         "counts": counts,
     }
 
+    mark(stage="report")
     t0 = time.perf_counter()
     ranked_csv = out / "ranked.csv"
-    _atomic_write_text(ranked_csv, ranked.to_csv(index=False, float_format="%.6g"))
+    ranked_text = ranked.to_csv(index=False, float_format="%.6g")
     timings["write_s"] = time.perf_counter() - t0
     provenance["finished"] = _now()
     provenance["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
@@ -213,8 +310,8 @@ def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path:
         store.set_attrs({"provenance_json": json.dumps(provenance, sort_keys=True)})
     prov_path = out / "provenance.json"
     _atomic_write_text(prov_path, json.dumps(provenance, indent=1, sort_keys=True))
-    _atomic_write_text(marker, json.dumps({"status": "complete", "batch_sha256": sha, "started": started,
-                                           "finished": provenance["finished"]}, indent=1))
+    _atomic_write_text(ranked_csv, ranked_text)  # last: ranked.csv present <=> run complete (but for run.json)
+    mark(status="complete", stage="done", finished=provenance["finished"])
     return ScreenResult(out, ranked_csv, h5_path, report, prov_path, counts, provenance["timings_s"])
 
 
@@ -268,8 +365,8 @@ def write_structures(h5_path: Path, family, spec: BatchSpec, top, progress: Prog
                 store.append_structures([row["candidate_id"]], [row["formula"]], [built["recipe_json"]],
                                         built["lattice"][None], [built["numbers"]], [built["frac_coords"]],
                                         [built["site_labels"]])
+                store.flush()  # each structure is durable: a killed run resumes after it
             progress("structures", i, len(rows))
-        store.flush()
         for row in rows:
             record = store.read_structure(row["candidate_id"])
             summaries[row["candidate_id"]] = {

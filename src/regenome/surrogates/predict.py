@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regenome.modelstore import load_model, models_dir, read_card
+from regenome.modelstore import load_model, model_folder, read_card
 from regenome.surrogates import get_spec
 from regenome.tableio import read_input_csv, write_csv_atomic
 
@@ -22,10 +22,11 @@ class PredictSummary:
     message: str
 
 
-def predict_chunk(name: str, part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def predict_chunk(name: str, part: pd.DataFrame, model_dir: Path | None = None,
+                  trust: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Mean, std (n, k) and error messages for one chunk; the model is loaded once per process."""
     spec = get_spec(name)
-    estimator, _ = load_model(name)
+    estimator, _ = load_model(name, model_dir, trust)
     n, k = len(part), len(spec.outputs)
     mean = np.full((n, k), np.nan)
     std = np.full((n, k), np.nan)
@@ -43,11 +44,13 @@ def predict_chunk(name: str, part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray
     return mean, std, list(errors)
 
 
-def predict_frame(name: str, frame: pd.DataFrame, n_jobs: int | None = None) -> pd.DataFrame:
+def predict_frame(name: str, frame: pd.DataFrame, n_jobs: int | None = None, model_dir: Path | None = None,
+                  trust: bool = False) -> pd.DataFrame:
     """``frame`` plus ``<output>``, ``<output>_std`` and ``error`` columns (blank predictions on error rows).
 
     Each distinct input (single-column models) is predicted once; chunks run through joblib
-    (``n_jobs`` workers, backend from ``joblib.parallel_config``).
+    (``n_jobs`` workers, backend from ``joblib.parallel_config``). ``model_dir`` and ``trust``
+    select a model folder other than the shipped one (see :func:`regenome.modelstore.load_model`).
     """
     from joblib import Parallel, delayed
 
@@ -59,7 +62,8 @@ def predict_frame(name: str, frame: pd.DataFrame, n_jobs: int | None = None) -> 
     else:
         codes, distinct = np.arange(len(frame)), frame[columns]
     starts = range(0, len(distinct), CHUNK_ROWS)
-    parts = Parallel(n_jobs=n_jobs)(delayed(predict_chunk)(name, distinct.iloc[s:s + CHUNK_ROWS]) for s in starts)
+    parts = Parallel(n_jobs=n_jobs)(delayed(predict_chunk)(name, distinct.iloc[s:s + CHUNK_ROWS], model_dir, trust)
+                                   for s in starts)
     k = len(spec.outputs)
     mean = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, k))
     std = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, k))
@@ -72,16 +76,17 @@ def predict_frame(name: str, frame: pd.DataFrame, n_jobs: int | None = None) -> 
     return out
 
 
-def predict_table(name: str, csv_in: Path, out: Path, n_jobs: int | None = None) -> PredictSummary:
+def predict_table(name: str, csv_in: Path, out: Path, n_jobs: int | None = None, model_dir: Path | None = None,
+                  trust: bool = False) -> PredictSummary:
     """Predict every row of ``csv_in`` with trained model ``name``; write ``out`` atomically."""
     spec = get_spec(name)
     frame = read_input_csv(Path(csv_in), list(spec.inputs),
                            hint=", ".join(f"{c} in {u}" for c, u in spec.inputs.items()))
-    result = predict_frame(name, frame, n_jobs=n_jobs)
+    result = predict_frame(name, frame, n_jobs=n_jobs, model_dir=model_dir, trust=trust)
     write_csv_atomic(result, Path(out))
     n_ok = int((result["error"] == "").sum())
     n = len(result)
-    card = read_card(models_dir() / name)  # the workers loaded (and checked) the model; the card is enough here
+    card = read_card(model_folder(name, model_dir))
     msg = f"predicted {n_ok} of {n} rows with {name} {card.version}; wrote {out}"
     if n_ok < n:
         msg += f"; {n - n_ok} rows have a message in the 'error' column"

@@ -69,8 +69,11 @@ def subset_metrics(spec: SurrogateSpec, ts: TrainingSet, mean: np.ndarray, std: 
 
 
 def train_surrogate(name: str, data_dir: Path, out_dir: Path, seed: int = 0, quick: bool = False,
-                    cross_validation: bool = True) -> TrainingResult:
-    """Cross-validate and fit model ``name`` on the reference data; write ``out_dir/name``."""
+                    cross_validation: bool = True, fmt: str = "skops") -> TrainingResult:
+    """Cross-validate and fit model ``name`` on the reference data; write ``out_dir/name``.
+
+    ``fmt``: ``"skops"`` (safe to load anywhere) or ``"joblib"`` (loads only with ``trust``).
+    """
     spec = get_spec(name)
     ts = spec.load_training_set(Path(data_dir), quick)
     estimator = spec.make_estimator(seed, quick)
@@ -96,7 +99,7 @@ def train_surrogate(name: str, data_dir: Path, out_dir: Path, seed: int = 0, qui
         train_command="regenome train " + shlex.join([name, "--data", "DATA", "--out", "DIR", "--seed", str(seed)]
                                                      + (["--quick"] if quick else [])),
     )
-    card = save_model(final, card, Path(out_dir) / spec.name)
+    card = save_model(final, card, Path(out_dir) / spec.name, fmt=fmt)
     return TrainingResult(card, Path(out_dir) / spec.name, ts, oof_mean, oof_std)
 
 
