@@ -25,7 +25,13 @@ MAX_BATCH_BYTES = 1_000_000
 class StrictModel(BaseModel):
     """Base of every batch-file table: unknown keys are errors, values are not coerced from text."""
 
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+def _short(value: Any) -> str:
+    """``repr`` of a value, shortened for messages (TOML integers can have hundreds of digits)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:40] + "..." + text[-10:]
 
 
 def _finite(value: float, what: str = "value") -> float:
@@ -49,6 +55,14 @@ class TargetBound(StrictModel):
 
     min: float | None = None
     max: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _table(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("a target is a table such as { min = 279 }, { max = 900 } or both; "
+                             f"got {_short(data)}")
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> TargetBound:
@@ -145,11 +159,17 @@ class _FieldError(ValueError):
 def read_batch_text(path: str | Path) -> str:
     """Read a batch file as text, with clear errors for missing, huge or binary files."""
     p = Path(path)
+    if p.is_dir():
+        raise BatchSpecError(str(p), "", "is a folder; pass the path of a .toml batch file")
     if not p.is_file():
         raise BatchSpecError(str(p), "", "file not found; pass the path of a .toml batch file")
     if p.stat().st_size > MAX_BATCH_BYTES:
         raise BatchSpecError(str(p), "", f"file is larger than {MAX_BATCH_BYTES} bytes; is it a batch file?")
-    raw = p.read_bytes()
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise BatchSpecError(str(p), "", f"cannot read the file ({exc.strerror}); "
+                                         "check its permissions") from None
     if b"\x00" in raw:
         raise BatchSpecError(str(p), "", "binary file; a batch file is TOML text")
     try:
@@ -184,6 +204,8 @@ def parse_batch(text: str, path: str = "<batch>") -> BatchSpec:
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"at line (\d+)", str(exc))
         raise BatchSpecError(path, "", f"invalid TOML: {exc}", int(match.group(1)) if match else None) from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise BatchSpecError(path, "", f"invalid TOML: {str(exc).split(';')[0]}") from None
     batch = data.get("batch")
     if not isinstance(batch, dict):
         raise BatchSpecError(path, "batch", "missing table [batch] with name, family and seed")
@@ -201,7 +223,16 @@ def parse_batch(text: str, path: str = "<batch>") -> BatchSpec:
 
 
 def _dotted(loc: tuple) -> str:
-    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
+    parts = (f"[{p}]" if isinstance(p, int) else _printable(p) for p in loc)
+    return ".".join(parts).replace(".[", "[")
+
+
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines() splits at
+
+
+def _printable(part: Any) -> str:
+    """A key as shown in a message: line breaks escaped, so the message stays one line."""
+    return "".join(repr(c)[1:-1] if c in _LINE_BREAKS else c for c in str(part))
 
 
 def _to_spec_error(exc: ValidationError, model: type[BaseModel], text: str, path: str) -> BatchSpecError:
@@ -214,12 +245,31 @@ def _to_spec_error(exc: ValidationError, model: type[BaseModel], text: str, path
         valid = _valid_keys(model, loc[:-1])
         message = "unknown key" + (f"; valid keys here: {', '.join(valid)}" if valid else "")
     elif err["type"] == "missing":
-        message = "required key is missing"
+        message = _missing_message(model, loc)
     else:
         message = err["msg"].removeprefix("Value error, ")
         if "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], (dict, list)):
-            message += f"; got {err['input']!r}"
+            message += f"; got {_short(err['input'])}"
     return BatchSpecError(path, _dotted(loc), message, _toml_line(text, loc))
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _missing_message(model: type[BaseModel], loc: tuple) -> str:
+    parent: Any = model
+    for part in loc[:-1]:
+        fields = getattr(parent, "model_fields", None)
+        annotation = fields[part].annotation if fields and part in fields else None
+        parent = annotation if _is_model(annotation) else None
+    info = getattr(parent, "model_fields", {}).get(loc[-1]) if loc else None
+    if info is not None and _is_model(info.annotation):
+        return (f"required table [{_dotted(loc)}] is missing; see workflows/ for complete "
+                "batch files or `regenome schema` for every key")
+    if info is not None and info.description:
+        return f"required key is missing; {info.description}"
+    return "required key is missing"
 
 
 def _valid_keys(model: type[BaseModel], loc: tuple) -> list[str]:

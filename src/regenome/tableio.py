@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -20,12 +21,19 @@ def read_input_csv(path: Path, required: list[str], hint: str = "") -> pd.DataFr
     if path.stat().st_size > MAX_CSV_BYTES:
         raise InputDataError(f"{path}: larger than {MAX_CSV_BYTES} bytes; split it into smaller files")
     try:
+        if _has_nul(path):  # pandas would silently cut a cell at the NUL ("F\x00e" -> "F")
+            raise InputDataError(f"{path}: contains NUL bytes; not a UTF-8 CSV text file")
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     except pd.errors.EmptyDataError:
         raise InputDataError(f"{path}: empty file; the header must include {', '.join(required)}") from None
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
         first = str(exc).splitlines()[0]
         raise InputDataError(f"{path}: not a readable UTF-8 CSV file ({first})") from None
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took the extra first cells as an index
+        raise InputDataError(f"{path}: the rows have more cells than the header (an unquoted comma?); "
+                             "quote cells that contain commas")
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputDataError(f"{path}: column(s) {', '.join(missing)} missing; the header must include "
@@ -38,8 +46,23 @@ def write_csv_atomic(frame: pd.DataFrame, out: Path, float_format: str = "%.6g")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    # the csv writer quotes '\r' only when it is part of the line terminator: quote every cell then
+    quoting = csv.QUOTE_ALL if _has_cr(frame) else csv.QUOTE_MINIMAL
     try:
-        frame.to_csv(tmp, index=False, float_format=float_format, lineterminator="\n")
+        frame.to_csv(tmp, index=False, float_format=float_format, lineterminator="\n", quoting=quoting)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _has_nul(path: Path, block: int = 1 << 24) -> bool:
+    with path.open("rb") as handle:
+        return any(b"\x00" in chunk for chunk in iter(lambda: handle.read(block), b""))
+
+
+def _has_cr(frame: pd.DataFrame) -> bool:
+    """Whether a column name or a text cell holds a carriage return."""
+    if any("\r" in str(c) for c in frame.columns):
+        return True
+    return any(any(isinstance(v, str) and "\r" in v for v in frame.iloc[:, j])
+               for j in range(frame.shape[1]) if not pd.api.types.is_numeric_dtype(frame.dtypes.iloc[j]))

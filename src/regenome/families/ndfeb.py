@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from regenome.predictors.ndfeb import MAX_CO_FRACTION, PROPERTIES, RE_ELEMENTS, ROUTES, TM_ELEMENTS
-from regenome.spec import BatchSpec, StrictModel, _FieldError
+from regenome.spec import BatchSpec, StrictModel, _FieldError, _short
 
 MIN_STEP = 0.005
 EXTRA_PROPERTIES = ("raw_material_cost_usd_kg", "critical_element_wt_frac", "ce_la_fraction", "critical_cut")
@@ -28,23 +28,40 @@ EXTRA_PROPERTIES = ("raw_material_cost_usd_kg", "critical_element_wt_frac", "ce_
 def _bounds(value, key: str) -> tuple[float, float]:
     if not (isinstance(value, (list, tuple)) and len(value) == 2
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-        raise _FieldError((key,), f"must be [min, max] with two numbers between 0 and 1; got {value!r}")
-    lo, hi = float(value[0]), float(value[1])
+        raise _FieldError((key,), "must be [min, max] with two numbers between 0 and 1; "
+                                  f"got {_short(value)}")
+    try:
+        lo, hi = float(value[0]), float(value[1])
+    except OverflowError:  # TOML integers beyond the float range
+        lo, hi = -1.0, -1.0  # outside [0, 1]: the range check below reports it
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise _FieldError((key,), f"bounds must be finite numbers; got {value!r}")
+        raise _FieldError((key,), f"bounds must be finite numbers; got {_short(value)}")
     if not 0.0 <= lo <= hi <= 1.0:
-        raise _FieldError((key,), f"bounds must satisfy 0 <= min <= max <= 1; got {value!r}")
+        raise _FieldError((key,), f"bounds must satisfy 0 <= min <= max <= 1; got {_short(value)}")
     return lo, hi
 
 
+def _grid_level(fraction: float, step: float, *, up: bool) -> int:
+    """The grid level (multiple of ``step``) at or above (``up``) or at or below a bound."""
+    units = round(1.0 / step)
+    return math.ceil(fraction * units - 1e-9) if up else math.floor(fraction * units + 1e-9)
+
+
 def _step(value, key: str = "step") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _FieldError((key,), f"must be a number such as 0.05; got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _FieldError((key,), f"must be a number such as 0.05; got {_short(value)}")
+    if isinstance(value, int) and not 0 <= value <= 1:  # also integers beyond the float range
+        raise _FieldError((key,), f"must be between {MIN_STEP} and 1 (e.g. 0.05); "
+                                  f"got {_short(value)}")
+    if not math.isfinite(value):
+        raise _FieldError((key,), f"must be a finite number such as 0.05; got {_short(value)}")
     if not MIN_STEP <= value <= 1.0:
-        raise _FieldError((key,), f"must be between {MIN_STEP} and 1 (e.g. 0.05); got {value!r}")
+        raise _FieldError((key,), f"must be between {MIN_STEP} and 1 (e.g. 0.05); "
+                                  f"got {_short(value)}")
     units = 1.0 / value
     if abs(units - round(units)) > 1e-6:
-        raise _FieldError((key,), f"1/step must be a whole number (e.g. 0.1, 0.05, 0.02, 0.01); got {value!r}")
+        raise _FieldError((key,), "1/step must be a whole number (e.g. 0.1, 0.05, 0.02, 0.01); "
+                                  f"got {_short(value)}")
     return float(value)
 
 
@@ -67,7 +84,12 @@ class Sublattice(StrictModel):
             if key not in allowed:
                 raise _FieldError((key,), f"unknown {what} {key!r}; valid: {', '.join(allowed)}, step")
             bounds[key] = _bounds(value, key)
-        return {"step": _step(data["step"]), "bounds": bounds}
+        step = _step(data["step"])
+        for key, (lo, hi) in bounds.items():
+            if _grid_level(lo, step, up=True) > _grid_level(hi, step, up=False):
+                raise _FieldError((key,), f"no multiple of step {step:g} lies in [{lo:g}, {hi:g}]; "
+                                          "widen the bounds or use a finer step")
+        return {"step": step, "bounds": bounds}
 
     def units(self) -> int:
         """Number of grid steps in a fraction of one."""
@@ -88,6 +110,13 @@ class RareEarthSublattice(Sublattice):
         if lo > 1.0 + 1e-9 or hi < 1.0 - 1e-9:
             raise _FieldError((), f"bounds cannot sum to one (sum of minima {lo:g}, sum of maxima {hi:g}); "
                                   "widen them so that sum(min) <= 1 <= sum(max)")
+        step = out["step"]
+        lo = sum(_grid_level(b[0], step, up=True) for b in out["bounds"].values()) * step
+        hi = sum(_grid_level(b[1], step, up=False) for b in out["bounds"].values()) * step
+        if lo > 1.0 + 1e-9 or hi < 1.0 - 1e-9:
+            raise _FieldError((), f"on the step-{step:g} grid the bounds cannot sum to one (sum "
+                                  f"of minima {lo:g}, sum of maxima {hi:g}); widen them or use a "
+                                  "finer step")
         return out
 
 
@@ -157,6 +186,72 @@ class NdFeBBatch(BatchSpec):
     structures: StructureOptions = Field(default_factory=StructureOptions)
 
     known_properties = PROPERTIES + EXTRA_PROPERTIES
+
+    @model_validator(mode="after")
+    def _feasible(self) -> NdFeBBatch:
+        """Refuse, before any work, batches that no candidate can pass or that generate too many."""
+        _check_constraints_meetable(self)
+        total, limit = NdFeBFamily().grid_size(self), self.funnel.max_candidates
+        if total > limit:
+            raise _FieldError(("funnel", "max_candidates"),
+                              f"the batch would generate {total} candidates, more than {limit}; "
+                              "use a coarser composition step, sampling = \"sobol\", "
+                              "or raise max_candidates")
+        return self
+
+
+def _check_constraints_meetable(spec: NdFeBBatch) -> None:
+    """Raise if no point of the rare-earth grid meets ``[constraints]`` (exact, no enumeration).
+
+    The constraints act on four disjoint groups of rare-earth levels (Ce+La, Nd, Dy+Tb, Pr+Gd).
+    Each group takes every integer level between the sums of its members' bounds, so the grid
+    holds a passing point exactly when the allowed group ranges can add up to the sublattice.
+    """
+    c = spec.constraints
+    re_spec = spec.composition.rare_earth
+    units = re_spec.units()
+    lo, hi = _levels(re_spec, RE_ELEMENTS)
+    level = dict(zip(RE_ELEMENTS, zip(lo.tolist(), hi.tolist())))
+
+    def group(*elements: str) -> tuple[int, int]:
+        return sum(level[e][0] for e in elements), sum(level[e][1] for e in elements)
+
+    ce_la, nd, heavy, other = group("Ce", "La"), group("Nd"), group("Dy", "Tb"), group("Pr", "Gd")
+    ce_la_min = math.ceil((c.min_ce_la_fraction - 1e-9) * units)
+    ce_la_max = math.floor((c.max_ce_la_fraction + 1e-9) * units)
+    heavy_max = math.floor((c.max_heavy_re_fraction + 1e-9) * units)
+    critical_max = math.floor((1.0 - c.min_critical_cut + 1e-9) * units)
+    critical_min = nd[0] + heavy[0]
+    bounds = "with the [composition.rare_earth] bounds"
+
+    def fail(key: str, message: str) -> None:
+        raise _FieldError(("constraints", key) if key else ("constraints",), message)
+
+    if c.min_ce_la_fraction > c.max_ce_la_fraction:
+        fail("min_ce_la_fraction", f"{c.min_ce_la_fraction:g} is larger than "
+                                   f"max_ce_la_fraction ({c.max_ce_la_fraction:g}); lower it")
+    if ce_la_min > ce_la_max:
+        fail("max_ce_la_fraction", f"no multiple of step {re_spec.step:g} lies between "
+                                   f"min_ce_la_fraction and max_ce_la_fraction; widen them")
+    never = "no candidate can meet it:"
+    if ce_la_min > ce_la[1]:
+        fail("min_ce_la_fraction", f"{never} Ce+La reach at most {ce_la[1] / units:g} {bounds}; "
+                                   "lower it or raise the Ce/La maxima")
+    if ce_la_max < ce_la[0]:
+        fail("max_ce_la_fraction", f"{never} Ce+La are at least {ce_la[0] / units:g} {bounds}; "
+                                   "raise it or lower the Ce/La minima")
+    if heavy_max < heavy[0]:
+        fail("max_heavy_re_fraction", f"{never} Dy+Tb are at least {heavy[0] / units:g} {bounds}; "
+                                      "raise it or lower the Dy/Tb minima")
+    if critical_min > critical_max:
+        fail("min_critical_cut", f"{never} Nd+Dy+Tb are at least {critical_min / units:g} "
+                                 f"{bounds}, so the cut is at most {1 - critical_min / units:g}; "
+                                 "lower it or the Nd/Dy/Tb minima")
+    critical = (critical_min, min(nd[1] + min(heavy[1], heavy_max), critical_max))
+    ce_la = (max(ce_la[0], ce_la_min), min(ce_la[1], ce_la_max))
+    if not ce_la[0] + critical[0] + other[0] <= units <= ce_la[1] + critical[1] + other[1]:
+        fail("", f"no candidate can meet all constraints together {bounds} (the fractions must "
+                 "sum to one); relax a constraint or widen the bounds")
 
 
 # -- grid ---------------------------------------------------------------------------------------

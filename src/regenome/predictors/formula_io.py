@@ -67,6 +67,8 @@ def _read_rows(path: Path) -> tuple[list[str], list[dict]]:
             header = list(reader.fieldnames or [])
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputDataError(f"{path}: not a readable UTF-8 CSV file ({exc})") from None
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     if "formula" not in header:
         raise InputDataError(f"{path}: column 'formula' is missing; the header must include formula "
                              "(optional: process, temperature_K)")
@@ -86,6 +88,9 @@ def predict_csv(model_name: str, csv_in: Path, out: Path) -> PredictSummary:
     errors = [""] * n
     for i, row in enumerate(rows):
         try:
+            extra = row.pop(None, None) or []  # DictReader puts cells beyond the header under the key None
+            if any(cell.strip() for cell in extra):
+                raise ValueError("the row has more cells than the header (an unquoted comma?)")
             x[i], co[i] = parse_ndfeb_formula((row.get("formula") or "").strip())
             proc = (row.get("process") or "sintered").strip()
             if proc not in ROUTES:
@@ -108,8 +113,11 @@ def predict_csv(model_name: str, csv_in: Path, out: Path) -> PredictSummary:
     fields = header + [c for c in names if c not in header] + (["error"] if "error" not in header else [])
     tmp = Path(out).with_name(f".{Path(out).name}.tmp-{os.getpid()}")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
+    # the csv writer quotes '\r' only when it is part of the line terminator: quote every cell then
+    has_cr = any("\r" in v for v in [*header, *(v for row in rows for v in row.values() if v)])
     with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n",
+                                quoting=csv.QUOTE_ALL if has_cr else csv.QUOTE_MINIMAL)
         writer.writeheader()
         for i, row in enumerate(rows):
             record = dict(row)
