@@ -6,6 +6,7 @@ Errors regenome raises on purpose are printed as one line on stderr with exit co
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -39,6 +40,9 @@ def _run(func):
         if _state["debug"]:
             raise
         _fail(str(exc))
+    except BrokenPipeError:  # `regenome inspect DIR | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(1) from None
     except OSError as exc:  # permission denied, disk full, a path that is a folder, ...
         if _state["debug"]:
             raise

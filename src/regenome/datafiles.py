@@ -41,9 +41,16 @@ def table_path(*parts: str) -> Path:
 def reference_data_dir(explicit: str | os.PathLike | None = None) -> Path:
     """Directory of the external reference data (``magnets/``, ``elements/``...).
 
-    Order: ``explicit`` argument, ``REGENOME_DATA``, then ``../shared/data`` next
-    to the source checkout. Raises :class:`DataFileError` naming what was tried.
+    Order: ``explicit`` argument (used or refused, never replaced), ``REGENOME_DATA``, then
+    ``../shared/data`` next to the source checkout. Raises :class:`DataFileError` naming what
+    was tried.
     """
+    if explicit not in (None, ""):  # an explicit path is used or refused, never silently replaced
+        path = Path(explicit).expanduser()
+        if not (path / "magnets").is_dir():
+            raise DataFileError(f"{path}: not a reference data folder (no magnets/ inside); "
+                                "pass --data the folder holding magnets/, elements/ and phosphors/")
+        return path.resolve()
     tried = []
     candidates = [explicit, os.environ.get("REGENOME_DATA"), _PACKAGE_DIR.parents[2] / "shared" / "data"]
     for cand in candidates:

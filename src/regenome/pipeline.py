@@ -108,8 +108,8 @@ def _check_out_dir(out_dir: Path, sha: str, resume: bool) -> None:
     if state.get("batch_sha256") != sha:
         raise RegenomeError(f"{out_dir}: holds a run of a different batch file; choose a new --out folder")
     if not resume:
-        status = "complete" if state.get("status") == "complete" else "unfinished"
-        raise RegenomeError(f"{out_dir}: holds a {status} run of this batch; "
+        status = "a complete" if state.get("status") == "complete" else "an unfinished"
+        raise RegenomeError(f"{out_dir}: holds {status} run of this batch; "
                             "pass --resume to continue it or choose a new --out folder")
 
 
