@@ -39,7 +39,7 @@ def test_demo_outputs(demo_run):
     required = ["rank", "candidate_id", "formula", "process", "Nd_fraction", "Pr_fraction", "Ce_fraction",
                 "La_fraction", "Dy_fraction", "Tb_fraction", "Co_fraction", "ce_la_fraction", "critical_cut",
                 "Br_T", "Hcj_kA_m", "BHmax_kJ_m3", "Tc_K", "comprehensive_index", "raw_material_cost_usd_kg",
-                "meets_targets", "p_meets_targets", "pareto_rank"]
+                "meets_targets", "p_meets_targets", "pareto_front", "score"]
     for col in required:
         assert col in rows[0], col
     for col in ("Br_T", "Hcj_kA_m", "BHmax_kJ_m3", "Tc_K", "comprehensive_index"):
@@ -47,9 +47,11 @@ def test_demo_outputs(demo_run):
     assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
     assert all(float(r["ce_la_fraction"]) >= 0.25 - 1e-9 and float(r["critical_cut"]) >= 0.2 - 1e-9 for r in rows)
     assert all(0 <= float(r["p_meets_targets"]) <= 1 for r in rows)
-    assert int(rows[0]["pareto_rank"]) == 1
+    assert rows[0]["pareto_front"] == "True"
     prov = json.loads((out / "provenance.json").read_text())
-    assert prov["counts"]["passing_constraints"] == len(rows) and prov["seed"] == 7
+    assert prov["counts"]["passing_constraints"] == len(rows) == prov["counts"]["in_ranked_csv"]
+    assert prov["counts"]["on_pareto_front"] == sum(r["pareto_front"] == "True" for r in rows) > 0
+    assert prov["seed"] == 7
     assert prov["counts"]["with_structures"] == 20 and len(prov["batch_sha256"]) == 64
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
     with h5py.File(out / "structures.h5", "r") as f:  # readable without regenome
@@ -58,6 +60,22 @@ def test_demo_outputs(demo_run):
         assert f["candidates/candidate_id"].shape[0] == len(rows)
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and rows[0]["candidate_id"] in html
+
+
+def test_ranking_in_slices_equals_ranking_at_once(demo_run):
+    """The bounded-memory ranking gives the same rows for any slice size, and `keep` truncates it."""
+    from regenome.spec import load_batch
+    from regenome.streamrank import rank_store
+
+    out, _ = demo_run
+    objectives = load_batch(DEMO).ranking.parsed()
+    whole = rank_store(out / "structures.h5", objectives, keep=10**6)
+    sliced = rank_store(out / "structures.h5", objectives, keep=10**6, slice_rows=97)
+    assert whole.frame.equals(sliced.frame)
+    top = rank_store(out / "structures.h5", objectives, keep=100, slice_rows=97)
+    assert top.frame.equals(whole.frame.head(100)) and top.n_candidates == whole.n_candidates
+    ranked = (out / "ranked.csv").read_text().splitlines()
+    assert ranked[1].split(",")[1] == whole.frame["candidate_id"][0]
 
 
 def test_inspect_and_export(demo_run, tmp_path):
@@ -154,3 +172,17 @@ def test_candidate_explosion_is_refused(tmp_path):
         res = run(*args)
         assert res.returncode == 2 and "funnel.max_candidates" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_log_file_has_json_progress_and_stage_timings(tmp_path):
+    log = tmp_path / "logs" / "run.jsonl"
+    batch = tmp_path / "b.toml"
+    batch.write_text(DEMO.read_text().replace("chunk_size = 5000", "chunk_size = 1000"))
+    res = run("screen", batch, "--out", tmp_path / "out", "--quiet", "--n-jobs", "1", "--log-file", log)
+    assert res.returncode == 0, res.stderr
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert events[0]["event"] == "start" and events[-1]["event"] == "complete"
+    predict = [e for e in events if e["event"] == "progress" and e["stage"] == "predict"]
+    assert [e["done"] for e in predict] == [0, 1000, 2000, 2910] and predict[-1]["rate_per_s"] > 0
+    assert set(events[-1]["timings_s"]) >= {"predict_s", "rank_s", "structures_s", "write_s"}
+    assert events[-1]["counts"]["predicted"] == 2910

@@ -23,8 +23,8 @@ from regenome.pipeline import screen
 from regenome.spec import parse_batch
 text = open(sys.argv[1], encoding="utf-8").read()
 stage, at = sys.argv[3], int(sys.argv[4])
-def progress(s, done, total):
-    if s == stage and done == at:
+def progress(s, done, total):  # predict reports candidates (chunks of 500 here), structures count one by one
+    if s == stage and done == (500 * at if s == "predict" else at):
         os.kill(os.getpid(), signal.SIGKILL)
 screen(parse_batch(text, sys.argv[1]), text, sys.argv[2], progress=progress)
 """
@@ -96,10 +96,30 @@ def test_a_second_run_into_a_folder_in_use_is_refused(small_batch, reference, tm
         assert f"in use by regenome pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
         assert len(second.stderr.strip().splitlines()) == 1
         assert inspect_fields(out)["run.status"].startswith(f"running (pid {first.pid}")
+        reads = read_while_running(first, out / "structures.h5")
     finally:
         first.wait(timeout=300)
     assert first.returncode == 0, first.stderr
+    # the store stays readable while it grows: whole chunks only, never fewer rows than before
+    assert any(0 < r < 2910 for r in reads) and reads == sorted(reads) and all(r % 500 == 0 or r == 2910 for r in reads)
     assert (out / "ranked.csv").read_bytes() == (reference / "ranked.csv").read_bytes()
+
+
+def read_while_running(proc, h5) -> list[int]:
+    """Candidate rows seen by a reader polling a run's structures.h5 until the run ends."""
+    from regenome.errors import StructureSetError
+    from regenome.structures.store import StructureSet
+
+    reads = []
+    while proc.poll() is None:
+        try:
+            with StructureSet.open(h5, "r") as store:
+                if store.attrs.get("provenance_json") is None:  # still predicting or ranking
+                    reads.append(store.n_candidates)
+        except StructureSetError:
+            assert not reads, "the store became unreadable after it had been read"
+        time.sleep(0.02)
+    return reads
 
 
 def test_stale_lock_is_taken_over_and_a_live_one_is_not(small_batch, reference, tmp_path):
@@ -152,3 +172,23 @@ def test_out_path_that_cannot_be_a_folder(small_batch, tmp_path, make):
     res = cli("screen", small_batch, "--out", out, "--quiet")
     assert res.returncode == 2 and str(out) in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and blocker.read_text() == "a file"
+
+
+def test_sigterm_from_a_batch_scheduler_stops_cleanly(small_batch, reference, tmp_path):
+    """SLURM/PBS send SIGTERM at the time limit: the run is marked interrupted, unlocked, resumable."""
+    out = tmp_path / "run"
+    proc = subprocess.Popen([*EXE, "screen", str(small_batch), "--out", str(out), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "structures.h5").exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    assert not (out / ".regenome.lock").exists() and not (out / "ranked.csv").exists()
+    res = cli("screen", small_batch, "--out", out, "--quiet", "--resume")
+    assert res.returncode == 0, res.stderr
+    assert (out / "ranked.csv").read_bytes() == (reference / "ranked.csv").read_bytes()

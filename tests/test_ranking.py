@@ -8,11 +8,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from regenome.ranking import (
+    best_rows,
     non_dominated,
     objective_score,
-    pareto_rank,
+    order_keys,
+    oriented_objectives,
     probability_meets_targets,
-    rank_order,
+    update_front,
 )
 from regenome.spec import TargetBound
 
@@ -28,10 +30,36 @@ def test_non_dominated_matches_brute_force(points):
     assert np.array_equal(non_dominated(points), _brute_front(points))
 
 
-def test_fronts_peel_in_order_and_respect_direction():
-    cols = {"a": np.array([3.0, 2.0, 1.0, 3.0]), "cost": np.array([1.0, 1.0, 1.0, 2.0])}
-    rank = pareto_rank(cols, [("a", "max"), ("cost", "min")])
-    assert rank.tolist() == [1, 2, 3, 2]
+def test_front_respects_direction():
+    cols = {"a": np.array([3.0, 2.0, 1.0, 3.0, 1.0]), "cost": np.array([1.0, 1.0, 1.0, 2.0, 0.5])}
+    pts = oriented_objectives(cols, [("a", "max"), ("cost", "min")])
+    assert non_dominated(pts).tolist() == [True, False, False, False, True]
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 80), st.integers(0, 3)), elements=st.integers(0, 4).map(float)),
+       st.integers(1, 30), st.integers(1, 90))
+def test_chunked_front_and_top_k_equal_the_whole_batch(points, chunk, keep):
+    """Merging chunk by chunk gives the front and the best rows of the whole batch, for any chunk size."""
+    n, m = points.shape
+    ids = np.array([f"id{i:03d}" for i in np.random.default_rng(0).permutation(n)])
+    meets = points[:, 0] > 1 if m else np.ones(n, dtype=bool)
+    front_pts, front_rows = np.zeros((0, m)), np.zeros(0, dtype=np.int64)
+    for start in range(0, n, chunk):
+        rows = np.arange(start, min(start + chunk, n))
+        front_pts, front_rows = update_front(front_pts, front_rows, points[rows], rows)
+    whole = _brute_front(points) if m else np.ones(n, dtype=bool)
+    assert sorted(front_rows.tolist()) == np.flatnonzero(whole).tolist()
+
+    low, high = (points.min(axis=0), points.max(axis=0)) if n else (None, None)
+    score = objective_score(points, low, high)
+    on_front = np.isin(np.arange(n), front_rows)
+    best = None
+    for start in range(0, n, chunk):
+        sl = slice(start, min(start + chunk, n))
+        best = best_rows(best, {"meets": meets[sl], "front": on_front[sl], "score": score[sl], "id": ids[sl],
+                                "row": np.arange(n)[sl]}, keep)
+    assert best["row"].tolist() == order_keys(meets, on_front, score, ids)[:keep].tolist()
 
 
 def test_probability_is_joint_over_draws():
@@ -43,13 +71,14 @@ def test_probability_is_joint_over_draws():
 
 
 def test_order_targets_then_front_then_score_then_id():
-    cols = {"candidate_id": np.array(["d", "c", "b", "a"]), "meets_targets": np.array([False, True, True, True]),
-            "pareto_rank": np.array([1, 2, 1, 1]), "score": np.array([0.9, 0.9, 0.5, 0.5])}
-    order = rank_order(cols)
-    assert cols["candidate_id"][order].tolist() == ["a", "b", "c", "d"]
+    ids = np.array(["d", "c", "b", "a"])
+    order = order_keys(np.array([False, True, True, True]), np.array([True, False, True, True]),
+                       np.array([0.9, 0.9, 0.5, 0.5]), ids)
+    assert ids[order].tolist() == ["a", "b", "c", "d"]
 
 
 def test_score_is_normalised_and_directional():
-    s = objective_score({"a": np.array([0.0, 5.0, 10.0]), "c": np.array([1.0, 1.0, 3.0])},
-                        [("a", "max"), ("c", "min")])
+    pts = oriented_objectives({"a": np.array([0.0, 5.0, 10.0]), "c": np.array([1.0, 1.0, 3.0])},
+                              [("a", "max"), ("c", "min")])
+    s = objective_score(pts, pts.min(axis=0), pts.max(axis=0))
     assert s.tolist() == [0.5, 0.75, 0.5]

@@ -41,19 +41,11 @@ loop_
 """
 
 
-def pareto_ranks(points: np.ndarray) -> np.ndarray:
-    """Non-dominated sorting (maximise every column); 1 = front."""
-    ranks = np.zeros(len(points), dtype=int)
-    rank = 0
-    while (ranks == 0).any():
-        rank += 1
-        left = np.flatnonzero(ranks == 0)
-        p = points[left]
-        dominated = (
-            (p[None, :, :] >= p[:, None, :]).all(-1) & (p[None, :, :] > p[:, None, :]).any(-1)
-        ).any(1)
-        ranks[left[~dominated]] = rank
-    return ranks
+def pareto_front(points: np.ndarray) -> np.ndarray:
+    """Non-dominated rows (maximise every column), by brute force."""
+    dominated = ((points[None, :, :] >= points[:, None, :]).all(-1)
+                 & (points[None, :, :] > points[:, None, :]).any(-1)).any(1)
+    return ~dominated
 
 
 def make_ranked(n: int = N_ROWS, seed: int = 0) -> pd.DataFrame:
@@ -100,7 +92,7 @@ def make_ranked(n: int = N_ROWS, seed: int = 0) -> pd.DataFrame:
             "p_meets_targets": rng.uniform(0, 1, n),
         }
     )
-    df["pareto_rank"] = pareto_ranks(df[["BHmax_kJ_m3", "Hcj_kA_m"]].to_numpy())
+    df["pareto_front"] = pareto_front(df[["BHmax_kJ_m3", "Hcj_kA_m"]].to_numpy())
     df = df.sort_values("comprehensive_index", ascending=False, ignore_index=True)
     df.insert(0, "rank", np.arange(1, n + 1))
     df.loc[0, "candidate_id"] = HOSTILE_ID

@@ -226,6 +226,23 @@ def test_candidates_append_and_read(tiny_set: Path) -> None:
             ss.read_candidates(["nope"])
 
 
+def test_an_append_killed_midway_is_invisible_and_cut_on_reopen(tiny_set: Path) -> None:
+    """Columns are appended one by one and ``n_rows`` set last: readers see whole appends only."""
+    with h5py.File(tiny_set, "r+") as f:  # as if killed after the first column of a new chunk
+        ds = f["candidates/candidate_id"]
+        ds.resize(ds.shape[0] + 3, axis=0)
+        ds[-3:] = ["p1", "p2", "p3"]
+    with StructureSet.open(tiny_set) as ss:
+        assert ss.n_candidates == 2
+        assert ss.read_candidates(["candidate_id"])["candidate_id"].tolist() == ["nd-fe-0001", "ce.nd_b-0002"]
+        assert ss.read_candidates(["x_ce"], rows=slice(1, 99))["x_ce"].tolist() == [0.5]
+    with StructureSet.open(tiny_set, mode="a") as ss:  # the writer cuts the partial rows and goes on
+        ss.append_candidates(_candidates(["c3"], [0.1]))
+        assert ss.read_candidates(["candidate_id"])["candidate_id"].tolist() == ["nd-fe-0001", "ce.nd_b-0002", "c3"]
+    with h5py.File(tiny_set, "r") as f:
+        assert {f["candidates"][c].shape[0] for c in f["candidates"]} == {3}
+
+
 def test_candidates_column_mismatch(tiny_set: Path) -> None:
     with StructureSet.open(tiny_set, mode="a") as ss:
         chunk = _candidates(["c3"], [0.1])

@@ -60,13 +60,17 @@ def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for
 
 
 @app.command()
-def validate(batch: Path = typer.Argument(..., help="Batch file (TOML).")) -> None:
+def validate(
+    batch: Path = typer.Argument(..., help="Batch file (TOML)."),
+    max_candidates: Optional[int] = typer.Option(None, "--max-candidates", min=1,
+                                                 help="Allow batches up to this size (replaces [funnel] max_candidates)."),
+) -> None:
     """Check a batch file and print how many candidates it would generate."""
     def go():
         from regenome.families import get_family
         from regenome.spec import load_batch
 
-        spec = load_batch(batch)
+        spec = load_batch(batch, max_candidates=max_candidates)
         family = get_family(spec.batch.family)
         total = family.grid_size(spec)
         passing = family.passing_count(spec)
@@ -87,6 +91,10 @@ def screen(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler or Ray address to join."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in the same folder."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    max_candidates: Optional[int] = typer.Option(None, "--max-candidates", min=1,
+                                                 help="Allow batches up to this size (replaces [funnel] max_candidates)."),
+    log_file: Optional[Path] = typer.Option(None, "--log-file",
+                                            help="Append JSON log lines (progress, stage timings) to this file."),
 ) -> None:
     """Run a screening batch and write ranked.csv, structures.h5, provenance.json and report.html."""
     def go():
@@ -99,11 +107,15 @@ def screen(
         if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
             _fail(f"--n-jobs: must be a positive number of workers or -1; got {n_jobs}")
         text = read_batch_text(batch)  # read once: the spec and the hashed text are the same bytes
-        spec = parse_batch(text, str(batch))
+        spec = parse_batch(text, str(batch), max_candidates=max_candidates)
         _check_size(batch, spec, get_family(spec.batch.family).grid_size(spec))
-        with _progress(quiet) as progress:
+        _interrupt_on_sigterm()  # a batch scheduler's time limit stops the run like Ctrl-C: marked, unlocked
+        reporter = _progress(quiet, log_file)
+        with reporter as progress:
+            reporter.event("start", batch=str(batch), out=str(out), resume=resume)
             result = run_screen(spec, text, out, batch_path=str(batch), n_jobs=n_jobs, backend=backend,
                                 scheduler=scheduler, resume=resume, progress=progress)
+            reporter.event("complete", counts=result.counts, timings_s=result.timings)
         c = result.counts
         typer.echo(f"{c['generated']} generated, {c['passing_constraints']} pass the constraints, "
                    f"{c['meeting_targets']} meet the targets, {c['with_structures']} structures stored")
@@ -112,33 +124,85 @@ def screen(
     _run(go)
 
 
-class _progress:
-    """A rich progress bar on stderr (one task per stage), or nothing when quiet."""
+def _interrupt_on_sigterm() -> None:
+    import signal
 
-    def __init__(self, quiet: bool):
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+class _progress:
+    """Progress of a screen: a rich bar per stage on stderr (rate and ETA), and JSON log lines.
+
+    The bar shows on a terminal unless ``quiet``; ``log_file`` gets one JSON object per line for
+    every progress event (stage, done, total, elapsed and rate), so batch jobs can be followed
+    with ``tail -f`` and parsed afterwards.
+    """
+
+    def __init__(self, quiet: bool, log_file: Path | None = None):
         self.quiet = quiet or not sys.stderr.isatty()
+        self.log_file = log_file
         self.bar = None
         self.tasks: dict[str, int] = {}
+        self.started: dict[str, float] = {}
+        self.done_at_start: dict[str, int] = {}
+        self.log = None
 
     def __enter__(self):
-        if self.quiet:
-            return lambda stage, done, total: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        import time
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=Console(stderr=True), transient=False)
-        self.bar.__enter__()
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            self.log = self.log_file.open("a", encoding="utf-8", buffering=1)
+        if not self.quiet:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.text import Text
+
+            class Rate(ProgressColumn):
+                def render(self, task):
+                    return Text(f"{task.speed:,.0f}/s" if task.speed else "", style="progress.data.speed")
+
+            self.bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                                console=Console(stderr=True), transient=False)
+            self.bar.__enter__()
 
         def update(stage: str, done: int, total: int) -> None:
-            if stage not in self.tasks:
-                self.tasks[stage] = self.bar.add_task(stage, total=total)
-            self.bar.update(self.tasks[stage], completed=done, total=total)
+            now = time.perf_counter()
+            first = stage not in self.started
+            if first:  # a stage's first call (done = work already done, e.g. on resume) starts its clock
+                self.started[stage], self.done_at_start[stage] = now, done
+            if self.bar is not None:
+                if first:
+                    self.tasks[stage] = self.bar.add_task(stage, total=total)
+                self.bar.update(self.tasks[stage], completed=done, total=total)
+            if self.log is not None:
+                elapsed = now - self.started[stage]
+                rate = (done - self.done_at_start[stage]) / elapsed if elapsed > 0 else None
+                self.event("progress", stage=stage, done=done, total=total, elapsed_s=round(elapsed, 3),
+                           rate_per_s=None if rate is None else round(rate, 1))
         return update
+
+    def event(self, kind: str, **fields) -> None:
+        """Write one JSON log line (no-op without a log file)."""
+        import json
+        from datetime import datetime, timezone
+
+        if self.log is not None:
+            record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": kind, **fields}
+            self.log.write(json.dumps(record) + "\n")
 
     def __exit__(self, *exc):
         if self.bar is not None:
             self.bar.__exit__(*exc)
+        if self.log is not None:
+            if exc[0] is not None:
+                self.event("stopped", error=f"{exc[0].__name__}: {exc[1]}".splitlines()[0][:500])
+            self.log.close()
         return False
 
 

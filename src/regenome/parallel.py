@@ -13,10 +13,29 @@ from regenome.errors import RegenomeError
 
 
 def map_chunks(func: Callable, chunks: Iterable, n_jobs: int | None = None) -> Iterator:
-    """Apply ``func`` to every chunk with joblib and yield results in input order as they finish."""
+    """Apply ``func`` to every chunk with joblib and yield results in input order as they finish.
+
+    joblib pulls chunks from the iterable only a few ahead of the workers, so memory holds a few
+    chunks at a time. Backends that cannot stream results back (Ray's) get the chunks in windows
+    of a few per worker instead: the same results, still in bounded memory.
+    """
+    import itertools
+    import os
+
     from joblib import Parallel, delayed
 
-    yield from Parallel(n_jobs=n_jobs, return_as="generator")(delayed(func)(c) for c in chunks)
+    try:
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+    except ValueError:  # the configured backend does not support return_as="generator"
+        parallel = None
+    if parallel is not None:
+        yield from parallel(delayed(func)(c) for c in chunks)
+        return
+    window_parallel = Parallel(n_jobs=n_jobs)
+    window = 4 * (window_parallel.n_jobs if window_parallel.n_jobs > 0 else (os.cpu_count() or 1))
+    it = iter(chunks)
+    while batch := list(itertools.islice(it, window)):
+        yield from window_parallel(delayed(func)(c) for c in batch)
 
 
 @contextlib.contextmanager
@@ -25,8 +44,11 @@ def execution_context(backend: str, n_jobs: int, scheduler: str | None = None):
 
     BLAS/OpenMP threads inside workers are capped at one so workers do not oversubscribe cores.
     """
+    import os
+
     from joblib import parallel_config
 
+    workers = (os.cpu_count() or 1) if n_jobs == -1 else max(n_jobs, 1)
     with contextlib.ExitStack() as stack:
         if backend == "dask":
             try:
@@ -34,11 +56,11 @@ def execution_context(backend: str, n_jobs: int, scheduler: str | None = None):
             except ImportError:
                 raise RegenomeError("backend 'dask' needs the dask extra: pip install 'regenome[dask]'") from None
             if scheduler:
-                client = stack.enter_context(Client(scheduler))
+                stack.enter_context(Client(scheduler))
             else:
-                cluster = stack.enter_context(LocalCluster(n_workers=max(n_jobs, 1), threads_per_worker=1,
+                cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1,
                                                            processes=True, dashboard_address=None))
-                client = stack.enter_context(Client(cluster))
+                stack.enter_context(Client(cluster))
             stack.enter_context(parallel_config(backend="dask", n_jobs=n_jobs, wait_for_workers_timeout=60))
         elif backend == "ray":
             try:
@@ -48,7 +70,8 @@ def execution_context(backend: str, n_jobs: int, scheduler: str | None = None):
                 raise RegenomeError("backend 'ray' needs the ray extra: pip install 'regenome[ray]'") from None
             register_ray()
             if not ray.is_initialized():
-                ray.init(address=scheduler, num_cpus=None if scheduler else max(n_jobs, 1),
+                # without --scheduler: a new local Ray, even if RAY_ADDRESS names a running one
+                ray.init(address=scheduler or "local", num_cpus=None if scheduler else workers,
                          include_dashboard=False, log_to_driver=False)
                 stack.callback(ray.shutdown)
             stack.enter_context(parallel_config(backend="ray", n_jobs=n_jobs))

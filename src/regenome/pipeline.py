@@ -82,9 +82,12 @@ def evaluate_chunk(task: tuple) -> dict[str, np.ndarray]:
     from regenome.predictors import summarize
     from regenome.ranking import meets_targets, probability_meets_targets
 
+    from joblib import parallel_config
+
     spec, table = task
     family = get_family(spec.batch.family)
-    draws = family.predict(table, spec)
+    with parallel_config(n_jobs=1):  # nested joblib calls (scikit-learn models) stay in this worker
+        draws = family.predict(table, spec)
     out = dict(table)
     out.update(summarize(draws))
     n = len(table["candidate_id"])
@@ -100,7 +103,7 @@ def evaluate_chunk(task: tuple) -> dict[str, np.ndarray]:
 def _check_out_dir(out_dir: Path, sha: str, resume: bool) -> None:
     marker = out_dir / RUN_MARKER
     if not marker.exists():
-        if out_dir.exists() and any(p.name != LOCK_FILE for p in out_dir.iterdir()) and not resume:
+        if out_dir.exists() and any(p.name != LOCK_FILE for p in out_dir.iterdir()):
             raise RegenomeError(f"{out_dir}: output folder is not empty and holds no regenome run; "
                                 "choose a new --out folder")
         return
@@ -232,36 +235,43 @@ def _screen(spec: BatchSpec, batch_text: str, out: Path, sha: str, *, batch_path
         (out / name).unlink(missing_ok=True)
 
     h5_path = out / "structures.h5"
+    chunk_size = spec.execution.chunk_size
     t0 = time.perf_counter()
     generated = family.grid_size(spec)
-    chunks = list(family.generate(spec))
-    n_pass = int(sum(len(c["candidate_id"]) for c in chunks))
-    timings["generate_s"] = time.perf_counter() - t0
+    n_pass = family.passing_count(spec)
+    n_chunks = -(-n_pass // chunk_size)
+    timings["count_s"] = time.perf_counter() - t0
 
     done_rows = 0
     if resume and h5_path.exists():
-        done_rows = _resumable_rows(h5_path, sha, spec.execution.chunk_size)
+        done_rows = _resumable_rows(h5_path, sha, chunk_size)
     if done_rows == 0:
         attrs = {"batch_name": spec.batch.name, "batch_sha256": sha, "family": family.name, "batch_toml": batch_text}
         StructureSet.create(h5_path, attrs=attrs, overwrite=True).close()
-    skip = done_rows // spec.execution.chunk_size
-    mark(stage="predict", chunks_total=len(chunks), candidates_total=n_pass)
+    skip = done_rows // chunk_size
+    mark(stage="predict", chunks_total=n_chunks, candidates_total=n_pass)
 
+    # Generation is lazy and joblib pulls tasks only a few ahead of the workers, so memory holds a
+    # few chunks whatever the batch size; the parent is the one writer of structures.h5.
     t0 = time.perf_counter()
+    progress("predict", min(skip * chunk_size, n_pass), n_pass)
     with StructureSet.open(h5_path, mode="a") as store, execution_context(backend, n_jobs, scheduler):
-        tasks = ((spec, c) for c in chunks[skip:])
+        tasks = ((spec, c) for c in family.generate(spec, start_chunk=skip))
         for i, result in enumerate(map_chunks(evaluate_chunk, tasks, n_jobs=n_jobs), start=skip + 1):
             store.append_candidates(result)
             store.flush()
-            progress("predict", i, len(chunks))
-            if stop_after_chunks is not None and i >= stop_after_chunks and i < len(chunks):
+            progress("predict", min(i * chunk_size, n_pass), n_pass)  # in candidates: rate is candidates/s
+            if stop_after_chunks is not None and i >= stop_after_chunks and i < n_chunks:
                 mark(status="interrupted")
-                raise RegenomeError(f"{out}: run interrupted after {i} of {len(chunks)} chunks (resume with --resume)")
-        columns = store.read_candidates()
+                raise RegenomeError(f"{out}: run interrupted after {i} of {n_chunks} chunks (resume with --resume)")
     timings["predict_s"] = time.perf_counter() - t0
 
+    mark(stage="rank")
     t0 = time.perf_counter()
-    ranked = rank_candidates(columns, spec)
+    from regenome.streamrank import rank_store
+
+    table = rank_store(h5_path, spec.ranking.parsed(), spec.ranking.keep)
+    ranked = table.frame
     timings["rank_s"] = time.perf_counter() - t0
 
     mark(stage="structures")
@@ -271,8 +281,9 @@ def _screen(spec: BatchSpec, batch_text: str, out: Path, sha: str, *, batch_path
     timings["structures_s"] = time.perf_counter() - t0
 
     counts = {"generated": int(generated), "passing_constraints": n_pass,
-              "predicted": int(len(ranked)), "with_structures": len(top_structures),
-              "meeting_targets": int(ranked["meets_targets"].sum()) if len(ranked) else 0}
+              "predicted": table.n_candidates, "in_ranked_csv": int(len(ranked)),
+              "on_pareto_front": table.n_on_front, "with_structures": len(top_structures),
+              "meeting_targets": table.n_meeting_targets}
     provenance = {
         "regenome_version": __version__,
         "batch_file": str(batch_path),
@@ -332,24 +343,6 @@ def _resumable_rows(h5_path: Path, sha: str, chunk_size: int) -> int:
     return n
 
 
-def rank_candidates(columns: dict[str, np.ndarray], spec: BatchSpec):
-    """Pareto front, score and order -> DataFrame in ``ranked.csv`` column order."""
-    import pandas as pd
-
-    from regenome.ranking import objective_score, pareto_rank, rank_order
-
-    objectives = spec.ranking.parsed()
-    cols = dict(columns)
-    n = len(cols["candidate_id"])
-    cols["pareto_rank"] = pareto_rank(cols, objectives) if n else np.zeros(0, dtype=int)
-    cols["score"] = np.round(objective_score(cols, objectives), 9) if n else np.zeros(0)
-    order = rank_order(cols) if n else np.zeros(0, dtype=int)
-    frame = pd.DataFrame({k: np.asarray(v)[order] for k, v in cols.items()})
-    frame.insert(0, "rank", np.arange(1, n + 1))
-    lead = ["rank", "candidate_id", "formula", "process"]
-    return frame[lead + [c for c in frame.columns if c not in lead]]
-
-
 def write_structures(h5_path: Path, family, spec: BatchSpec, top, progress: Progress) -> dict[str, dict]:
     """Build, store and summarise the structures of the top candidates."""
     from regenome.structures.convert import structure_text
@@ -357,6 +350,7 @@ def write_structures(h5_path: Path, family, spec: BatchSpec, top, progress: Prog
 
     summaries: dict[str, dict] = {}
     rows = top.to_dict("records")
+    progress("structures", 0, len(rows))
     with StructureSet.open(h5_path, mode="a") as store:
         existing = set(store.structure_ids())
         for i, row in enumerate(rows, start=1):

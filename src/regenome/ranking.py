@@ -1,9 +1,11 @@
 """Targets, probabilities, Pareto fronts and the final order: pure functions over arrays.
 
 Order of ``ranked.csv`` (documented in the README): candidates whose mean predictions meet
-every target first; then by Pareto front over the objectives (1 = non-dominated); then by
-a score (mean over objectives of the min-max normalised value, direction-adjusted); ties
-by candidate id, so the order is reproducible.
+every target first; then those on the Pareto front of the whole batch over the objectives;
+then by a score (mean over objectives of the min-max normalised value, direction-adjusted,
+with the minimum and maximum over the whole batch); ties by candidate id, so the order is
+reproducible. Every part of that key can be computed chunk by chunk, so a batch of millions
+of candidates is ranked in bounded memory (:func:`update_front`, :func:`best_rows`).
 """
 
 from __future__ import annotations
@@ -62,40 +64,45 @@ def non_dominated(points: np.ndarray) -> np.ndarray:
     return mask
 
 
-def pareto_rank(columns: Mapping[str, np.ndarray], objectives: list[tuple[str, str]],
-                max_fronts: int = 100) -> np.ndarray:
-    """Front index of every row (1 = non-dominated); rows beyond ``max_fronts`` get ``max_fronts + 1``."""
+def oriented_objectives(columns: Mapping[str, np.ndarray], objectives: list[tuple[str, str]]) -> np.ndarray:
+    """Objective matrix (n, m), larger is better in every column (m = 0 without objectives)."""
     n = len(next(iter(columns.values())))
-    rank = np.full(n, max_fronts + 1, dtype=np.int64)
-    if not objectives or n == 0:
-        rank[:] = 1
-        return rank
-    pts = _oriented(columns, objectives)
-    left = np.arange(n)
-    for front in range(1, max_fronts + 1):
-        if not left.size:
-            break
-        mask = non_dominated(pts[left])
-        rank[left[mask]] = front
-        left = left[~mask]
-    return rank
+    if not objectives:
+        return np.zeros((n, 0))
+    return _oriented(columns, objectives)
 
 
-def objective_score(columns: Mapping[str, np.ndarray], objectives: list[tuple[str, str]]) -> np.ndarray:
-    """Mean over objectives of the min-max normalised, direction-adjusted value (0-1, higher is better)."""
-    n = len(next(iter(columns.values())))
-    if not objectives or n == 0:
-        return np.zeros(n)
-    pts = _oriented(columns, objectives)
-    span = pts.max(axis=0) - pts.min(axis=0)
-    norm = (pts - pts.min(axis=0)) / np.where(span > 0, span, 1.0)
+def update_front(front_points: np.ndarray, front_rows: np.ndarray, points: np.ndarray,
+                 rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Pareto front of (front so far + new points): merged chunk by chunk, exact and order-free."""
+    pts = np.concatenate([front_points, points])
+    idx = np.concatenate([front_rows, rows])
+    if pts.shape[1] == 0:  # no objectives: every candidate is on the front
+        return pts, idx
+    mask = non_dominated(pts)
+    return pts[mask], idx[mask]
+
+
+def objective_score(points: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Mean over objectives of the min-max normalised oriented value (0-1, higher is better).
+
+    ``low``/``high`` are the per-objective minimum and maximum over the whole batch.
+    """
+    if points.shape[1] == 0:
+        return np.zeros(len(points))
+    span = high - low
+    norm = (points - low) / np.where(span > 0, span, 1.0)
     return norm.mean(axis=1)
 
 
-def rank_order(columns: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Row order, best first: meets_targets, then Pareto front, then score, then candidate id."""
-    keys = (np.asarray(columns["candidate_id"]).astype(str),
-            -np.round(np.asarray(columns["score"], dtype=float), 12),
-            np.asarray(columns["pareto_rank"]),
-            ~np.asarray(columns["meets_targets"], dtype=bool))
-    return np.lexsort(keys)
+def order_keys(meets: np.ndarray, on_front: np.ndarray, score: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Row order, best first: meets_targets, then on the Pareto front, then score, then candidate id."""
+    return np.lexsort((np.asarray(ids).astype(str), -np.round(np.asarray(score, dtype=float), 12),
+                       ~np.asarray(on_front, dtype=bool), ~np.asarray(meets, dtype=bool)))
+
+
+def best_rows(best: dict[str, np.ndarray] | None, chunk: dict[str, np.ndarray], keep: int) -> dict[str, np.ndarray]:
+    """The ``keep`` best of (best so far + chunk), in order; arrays ``meets``, ``front``, ``score``, ``id``, ``row``."""
+    merged = chunk if best is None else {k: np.concatenate([best[k], chunk[k]]) for k in chunk}
+    order = order_keys(merged["meets"], merged["front"], merged["score"], merged["id"])[:keep]
+    return {k: v[order] for k, v in merged.items()}

@@ -81,6 +81,9 @@ class Ranking(StrictModel):
 
     objectives: list[str] = Field(default_factory=list, description="Objectives, 'property:max|min'.")
     top: int = Field(50, ge=1, le=100_000, description="Rows of the shortlist in the report.")
+    keep: int = Field(100_000, ge=1, le=10_000_000,
+                      description="Rows written to ranked.csv, best first (the whole candidate table "
+                                  "is in structures.h5).")
 
     @field_validator("objectives")
     @classmethod
@@ -183,7 +186,7 @@ def spec_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def load_batch(path: str | Path) -> BatchSpec:
+def load_batch(path: str | Path, max_candidates: int | None = None) -> BatchSpec:
     """Read and validate a batch file; the family named in ``[batch]`` supplies the schema.
 
     Raises
@@ -192,11 +195,15 @@ def load_batch(path: str | Path) -> BatchSpec:
         With the file, the dotted key, the TOML line where known, and what would be valid.
     """
     text = read_batch_text(path)
-    return parse_batch(text, str(path))
+    return parse_batch(text, str(path), max_candidates=max_candidates)
 
 
-def parse_batch(text: str, path: str = "<batch>") -> BatchSpec:
-    """Validate batch-file text (see :func:`load_batch`)."""
+def parse_batch(text: str, path: str = "<batch>", max_candidates: int | None = None) -> BatchSpec:
+    """Validate batch-file text (see :func:`load_batch`).
+
+    ``max_candidates`` (from ``--max-candidates``) replaces ``[funnel] max_candidates`` so that a
+    big batch runs only when someone raised the limit on purpose.
+    """
     from regenome.families import family_names, get_family
 
     try:
@@ -215,6 +222,9 @@ def parse_batch(text: str, path: str = "<batch>") -> BatchSpec:
                              _toml_line(text, ("batch", "family")))
     model = get_family(family_name).spec_model
     try:
+        if max_candidates is not None:
+            funnel = data.get("funnel")
+            data["funnel"] = {**(funnel if isinstance(funnel, dict) else {}), "max_candidates": max_candidates}
         return model.model_validate(data)
     except ValidationError as exc:
         raise _to_spec_error(exc, model, text, path) from None

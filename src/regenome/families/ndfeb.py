@@ -196,7 +196,7 @@ class NdFeBBatch(BatchSpec):
             raise _FieldError(("funnel", "max_candidates"),
                               f"the batch would generate {total} candidates, more than {limit}; "
                               "use a coarser composition step, sampling = \"sobol\", "
-                              "or raise max_candidates")
+                              "or raise max_candidates (or pass --max-candidates)")
         return self
 
 
@@ -402,15 +402,20 @@ class NdFeBFamily:
         re_grid, co_levels = self.composition_grid(spec)
         return int(self.constraint_mask(re_grid, spec).sum()) * len(co_levels) * len(spec.process.route)
 
-    def generate(self, spec: NdFeBBatch, chunk_size: int | None = None) -> Iterator[dict[str, np.ndarray]]:
-        """Yield chunks of candidates that pass the constraints, as column arrays."""
+    def generate(self, spec: NdFeBBatch, chunk_size: int | None = None,
+                 start_chunk: int = 0) -> Iterator[dict[str, np.ndarray]]:
+        """Yield chunks of candidates that pass the constraints, as column arrays, lazily.
+
+        Only the composition grid (seven fractions per composition) is held; each chunk's rows
+        are built when it is asked for. ``start_chunk`` skips chunks without building them.
+        """
         chunk_size = chunk_size or spec.execution.chunk_size
         re_grid, co_levels = self.composition_grid(spec)
         re_grid = re_grid[self.constraint_mask(re_grid, spec)]
         routes = spec.process.route
         n_re, n_co, n_rt = len(re_grid), len(co_levels), len(routes)
         total = n_re * n_co * n_rt
-        for start in range(0, total, chunk_size):
+        for start in range(start_chunk * chunk_size, total, chunk_size):
             idx = np.arange(start, min(start + chunk_size, total))
             i_re, rem = np.divmod(idx, n_co * n_rt)
             i_co, i_rt = np.divmod(rem, n_rt)

@@ -225,8 +225,24 @@ def _check_layout(path: Path, f: h5py.File) -> None:
     missing = [col for col in cols if col not in lengths]
     if missing:
         raise StructureSetError(f"{path}: candidate column(s) {missing} listed but missing")
-    if len(set(lengths.values())) > 1:
-        raise StructureSetError(f"{path}: candidate columns have different lengths {lengths}")
+    committed = c.attrs.get("n_rows")
+    if committed is None:
+        if len(set(lengths.values())) > 1:
+            raise StructureSetError(f"{path}: candidate columns have different lengths {lengths}")
+    elif any(v < int(committed) for v in lengths.values()):
+        raise StructureSetError(f"{path}: candidate columns are shorter than the {int(committed)} rows "
+                                f"written: {lengths}")
+
+
+def _drop_partial_append(f: h5py.File) -> None:
+    """Cut candidate columns back to ``n_rows`` (rows of an append that was killed midway)."""
+    c = f["candidates"]
+    if "n_rows" not in c.attrs:
+        return
+    n = int(c.attrs["n_rows"])
+    for name in _decode(np.atleast_1d(c.attrs.get("columns", np.array([], dtype=object))).tolist()):
+        if c[name].shape[0] > n:
+            c[name].resize(n, axis=0)
 
 
 def _column_kind(name: str, values: np.ndarray) -> Literal["f", "i", "b", "s"]:
@@ -373,7 +389,8 @@ class StructureSet:
         path : str or path-like
             The ``.h5`` file.
         mode : {"r", "a"}, default "r"
-            Read only, or read and append.
+            Read only, or read and append. Readers do not take HDF5's file lock, so a run's
+            file can be read while the run appends to it (the writer flushes after each chunk).
 
         Returns
         -------
@@ -396,12 +413,14 @@ class StructureSet:
         if not path.is_file():
             raise StructureSetError(f"{path}: not a regular file")
         try:
-            f = h5py.File(path, "r" if mode == "r" else "r+")
+            f = h5py.File(path, "r", locking=False) if mode == "r" else h5py.File(path, "r+")
         except OSError as exc:
             raise StructureSetError(f"{path}: not a readable HDF5 file ({_short(exc)})") from exc
         try:
             _check_version(path, f)
             _check_layout(path, f)
+            if mode == "a":
+                _drop_partial_append(f)
             return cls(f, path)
         except StructureSetError:
             f.close()
@@ -464,9 +483,12 @@ class StructureSet:
 
     @property
     def n_candidates(self) -> int:
-        """Number of rows of the candidate table."""
+        """Number of rows of the candidate table (whole appends only: ``/candidates`` attribute ``n_rows``)."""
+        g = self._file()["candidates"]
+        if "n_rows" in g.attrs:
+            return int(g.attrs["n_rows"])
         cols = self.candidate_columns
-        return int(self._file()["candidates"][cols[0]].shape[0]) if cols else 0
+        return int(g[cols[0]].shape[0]) if cols else 0
 
     @property
     def site_label_names(self) -> list[str]:
@@ -552,6 +574,7 @@ class StructureSet:
             else:
                 a = a.astype(ds.dtype, copy=False)
             _append_rows(ds, a)
+        g.attrs["n_rows"] = g[existing[0]].shape[0]  # readers see whole appends only
 
     def append_structures(
         self,
@@ -838,13 +861,16 @@ class StructureSet:
                 site_labels=[names[c] for c in codes.tolist()],
             )
 
-    def read_candidates(self, columns: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    def read_candidates(self, columns: Sequence[str] | None = None,
+                        rows: slice | None = None) -> dict[str, np.ndarray]:
         """Read candidate columns.
 
         Parameters
         ----------
         columns : sequence of str, optional
             Columns to read; all by default.
+        rows : slice, optional
+            Rows to read (all by default); read a large table in slices to bound memory.
 
         Returns
         -------
@@ -866,10 +892,12 @@ class StructureSet:
                 f"{self._path}: unknown candidate column(s) {unknown}; available: {available}"
             )
         out: dict[str, np.ndarray] = {}
+        n = self.n_candidates
+        sel = slice(0, n) if rows is None else slice(*slice(rows.start, rows.stop).indices(n))
         for name in wanted:
             ds = g[name]
             try:
-                out[name] = ds.asstr()[()] if _kind_of_dataset(ds) == "s" else ds[()]
+                out[name] = ds.asstr()[sel] if _kind_of_dataset(ds) == "s" else ds[sel]
             except OSError as exc:
                 raise StructureSetError(
                     f"{self._path}: cannot read candidate column '{name}' ({_short(exc)})"
