@@ -13,6 +13,7 @@ from regenome.ranking import (
     objective_score,
     order_keys,
     oriented_objectives,
+    peel_fronts,
     probability_meets_targets,
     update_front,
 )
@@ -28,6 +29,13 @@ def _brute_front(p):
                   elements=st.integers(0, 5).map(float)))
 def test_non_dominated_matches_brute_force(points):
     assert np.array_equal(non_dominated(points), _brute_front(points))
+
+
+def test_fronts_peel_in_order_and_stop_at_the_last():
+    pts = oriented_objectives({"a": np.array([3.0, 2.0, 1.0, 3.0]), "cost": np.array([1.0, 1.0, 1.0, 2.0])},
+                              [("a", "max"), ("cost", "min")])
+    assert peel_fronts(pts, 1, 10).tolist() == [1, 2, 3, 2]
+    assert peel_fronts(pts, 2, 3).tolist() == [2, 3, 4, 3]
 
 
 def test_front_respects_direction():

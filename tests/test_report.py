@@ -92,7 +92,7 @@ def make_ranked(n: int = N_ROWS, seed: int = 0) -> pd.DataFrame:
             "p_meets_targets": rng.uniform(0, 1, n),
         }
     )
-    df["pareto_front"] = pareto_front(df[["BHmax_kJ_m3", "Hcj_kA_m"]].to_numpy())
+    df["pareto_rank"] = np.where(pareto_front(df[["BHmax_kJ_m3", "Hcj_kA_m"]].to_numpy()), 1, 2)
     df = df.sort_values("comprehensive_index", ascending=False, ignore_index=True)
     df.insert(0, "rank", np.arange(1, n + 1))
     df.loc[0, "candidate_id"] = HOSTILE_ID

@@ -243,6 +243,24 @@ def test_an_append_killed_midway_is_invisible_and_cut_on_reopen(tiny_set: Path) 
         assert {f["candidates"][c].shape[0] for c in f["candidates"]} == {3}
 
 
+def test_a_structure_append_killed_midway_is_invisible_and_cut_on_reopen(tiny_set: Path) -> None:
+    data = _tiny_data()
+    with h5py.File(tiny_set, "r+") as f:  # as if killed after two datasets of a new structure
+        for name, extra in (("candidate_id", ["half-done"]), ("numbers", np.array([26, 26, 26], dtype=np.int16))):
+            ds = f["structures"][name]
+            ds.resize(ds.shape[0] + len(extra), axis=0)
+            ds[-len(extra):] = extra
+    with StructureSet.open(tiny_set) as ss:
+        assert len(ss) == 2 and ss.structure_ids() == data["candidate_ids"]
+        _assert_same(ss.read_structure(1), data, 1)
+    with StructureSet.open(tiny_set, mode="a") as ss:
+        ss.append_structures(**{k: v[:1] for k, v in data.items()} | {"candidate_ids": ["again"]})
+        assert ss.structure_ids() == data["candidate_ids"] + ["again"]
+        np.testing.assert_array_equal(ss.read_structure("again").numbers, data["numbers"][0])
+    with h5py.File(tiny_set, "r") as f:  # the half-written rows were cut, not kept behind the new ones
+        assert f["structures/candidate_id"].shape[0] == 3 and f["structures/numbers"].shape[0] == 9
+
+
 def test_candidates_column_mismatch(tiny_set: Path) -> None:
     with StructureSet.open(tiny_set, mode="a") as ss:
         chunk = _candidates(["c3"], [0.1])

@@ -1,11 +1,13 @@
 """Targets, probabilities, Pareto fronts and the final order: pure functions over arrays.
 
-Order of ``ranked.csv`` (documented in the README): candidates whose mean predictions meet
-every target first; then those on the Pareto front of the whole batch over the objectives;
-then by a score (mean over objectives of the min-max normalised value, direction-adjusted,
-with the minimum and maximum over the whole batch); ties by candidate id, so the order is
-reproducible. Every part of that key can be computed chunk by chunk, so a batch of millions
-of candidates is ranked in bounded memory (:func:`update_front`, :func:`best_rows`).
+Which rows ``ranked.csv`` keeps (documented in the README): the best ``[ranking] keep`` by
+(meets every target on the means; on the Pareto front of the whole batch; score = mean over
+objectives of the value min-max normalised over the whole batch, direction-adjusted; candidate
+id). Every part of that key is computed chunk by chunk, so a batch of millions of candidates is
+ranked in bounded memory (:func:`update_front`, :func:`best_rows`). The kept rows are then
+ordered by (meets targets, ``pareto_rank``, score, id), where ``pareto_rank`` is 1 on the front of
+the whole batch and 2, 3, ... for the next fronts peeled among the kept rows (up to
+:data:`MAX_FRONTS`; later rows share ``MAX_FRONTS + 1`` and go by score).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+
+#: Fronts numbered in ``pareto_rank``; rows behind them share ``MAX_FRONTS + 1``.
+MAX_FRONTS = 10
 
 
 def meets_targets(values: Mapping[str, np.ndarray], targets: Mapping, n: int) -> np.ndarray:
@@ -83,6 +88,22 @@ def update_front(front_points: np.ndarray, front_rows: np.ndarray, points: np.nd
     return pts[mask], idx[mask]
 
 
+def peel_fronts(points: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Front index of each row among these rows, numbered from ``first``; rows past ``last`` get ``last + 1``."""
+    rank = np.full(len(points), last + 1, dtype=np.int64)
+    if points.shape[1] == 0:
+        rank[:] = first
+        return rank
+    left = np.arange(len(points))
+    for front in range(first, last + 1):
+        if not left.size:
+            break
+        mask = non_dominated(points[left])
+        rank[left[mask]] = front
+        left = left[~mask]
+    return rank
+
+
 def objective_score(points: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Mean over objectives of the min-max normalised oriented value (0-1, higher is better).
 
@@ -95,10 +116,12 @@ def objective_score(points: np.ndarray, low: np.ndarray, high: np.ndarray) -> np
     return norm.mean(axis=1)
 
 
-def order_keys(meets: np.ndarray, on_front: np.ndarray, score: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Row order, best first: meets_targets, then on the Pareto front, then score, then candidate id."""
+def order_keys(meets: np.ndarray, front: np.ndarray, score: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Row order, best first: meets_targets, then front (bool: on it first; int: lower first), score, id."""
+    front = np.asarray(front)
+    front_key = ~front if front.dtype == bool else front
     return np.lexsort((np.asarray(ids).astype(str), -np.round(np.asarray(score, dtype=float), 12),
-                       ~np.asarray(on_front, dtype=bool), ~np.asarray(meets, dtype=bool)))
+                       front_key, ~np.asarray(meets, dtype=bool)))
 
 
 def best_rows(best: dict[str, np.ndarray] | None, chunk: dict[str, np.ndarray], keep: int) -> dict[str, np.ndarray]:

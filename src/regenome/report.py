@@ -60,7 +60,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "raw_material_cost_usd_kg",
     "meets_targets",
     "p_meets_targets",
-    "pareto_front",
+    "pareto_rank",
 )
 
 # Human-readable label and unit of each known quantity, used for targets and objectives.
@@ -242,7 +242,7 @@ def _plot_pareto(df: pd.DataFrame, targets: Mapping) -> str:
     sc = ax.scatter(x, y, c=c, cmap="viridis", s=size, alpha=0.8, linewidths=0, zorder=2)
     cbar = fig.colorbar(sc, ax=ax, pad=0.01)
     cbar.set_label("Ce+La fraction of rare-earth site")
-    front = df["pareto_front"].to_numpy(dtype=bool)
+    front = df["pareto_rank"].to_numpy() == 1
     if front.any():
         order = np.argsort(x[front])
         ax.plot(x[front][order], y[front][order], "-", color="#222", linewidth=1.0, zorder=3)
@@ -452,7 +452,7 @@ def _property_cells(row: Mapping[str, Any]) -> dict[str, str]:
         "cost": _fmt(row.get("raw_material_cost_usd_kg"), 1),
         "p": "—" if _is_missing(p) else f"{100 * float(p):.0f} %",
         "meets": '<span class="yes">✓ yes</span>' if meets else '<span class="no">✗ no</span>',
-        "pareto": "—" if _is_missing(row.get("pareto_front")) else ("yes" if row["pareto_front"] else "no"),
+        "pareto": "—" if _is_missing(row.get("pareto_rank")) else str(int(row["pareto_rank"])),
     }
 
 
@@ -465,7 +465,7 @@ def _shortlist_table(df: pd.DataFrame, n_show: int) -> str:
         "<th class=num>T<sub>c</sub> (K)</th>"
         '<th class=num><abbr title="comprehensive index">CI</abbr></th>'
         "<th class=num>cost (USD/kg)</th><th class=num>P(meets targets)</th>"
-        "<th>Pareto front</th><th>meets targets</th></tr>"
+        "<th class=num>Pareto rank</th><th>meets targets</th></tr>"
     )
     rows = []
     for row in df.head(n_show).to_dict("records"):
@@ -507,7 +507,7 @@ def _structure_card(cid: str, info: Mapping[str, Any], row: Mapping[str, Any] | 
             f"<tr><td>comprehensive index</td><td class=num>{cell['CI']}</td></tr>"
             f"<tr><td>raw-material cost</td><td class=num>{cell['cost']} USD/kg</td></tr>"
             f"<tr><td>P(meets targets)</td><td class=num>{cell['p']}</td></tr>"
-            f"<tr><td>meets targets · Pareto front</td><td class=num>{cell['meets']} · "
+            f"<tr><td>meets targets · Pareto rank</td><td class=num>{cell['meets']} · "
             f"{cell['pareto']}</td></tr>"
             "</tbody></table>"
         )
@@ -622,7 +622,7 @@ def _render(
     if n and "meeting_targets" not in counts:
         stats.append(_stat(f"{int(ranked['meets_targets'].eq(True).sum()):,}", "meet all targets"))
     if n and "on_pareto_front" not in counts:
-        stats.append(_stat(f"{int(ranked['pareto_front'].astype(bool).sum()):,}", "on the Pareto front"))
+        stats.append(_stat(f"{int((ranked['pareto_rank'] == 1).sum()):,}", "on the Pareto front"))
     out.append(f'<div class="stats">{"".join(stats)}</div>')
 
     out.append('<h2 id="goals">Objectives and targets</h2>')
@@ -656,7 +656,7 @@ def _render(
         out.append('<h2 id="plots">Plots</h2>')
         captions = (
             f"(BH)<sub>max</sub> against H<sub>cj</sub> for all {n:,} ranked candidates, "
-            "coloured by Ce+La fraction. Circled and connected: the Pareto front of the whole batch over the ranking objectives. "
+            "coloured by Ce+La fraction. Circled and connected: the Pareto front of the whole batch over the ranking objectives (rank 1). "
             "Dashed: targets.",
             f"Grey: all ranked candidates; blue: the top {shown:,} with ±1σ error bars.",
             f"Raw-material cost against comprehensive index; the top {shown:,} are circled.",
@@ -729,8 +729,8 @@ def write_report(
         fractions (0-1), ``Br_T`` (T), ``Hcj_kA_m`` (kA/m), ``BHmax_kJ_m3`` (kJ/m3),
         ``Tc_K`` (K), each with a ``*_std`` one-sigma uncertainty in the same unit,
         ``comprehensive_index`` (dimensionless), ``raw_material_cost_usd_kg`` (USD/kg),
-        ``meets_targets`` (bool), ``p_meets_targets`` (0-1) and ``pareto_front``
-        (bool, on the Pareto front of the whole batch). May be empty; plots use all rows.
+        ``meets_targets`` (bool), ``p_meets_targets`` (0-1) and ``pareto_rank``
+        (int, 1 = on the Pareto front of the whole batch). May be empty; plots use all rows.
     top_structures : dict of str to dict
         Per candidate id, in display order: ``cif`` (CIF text), ``n_sites`` (int),
         ``lattice_abc_A`` (a, b, c in angstrom), ``site_occupancy`` (site -> element ->

@@ -2,7 +2,8 @@
 
 Pass 1 finds, over the whole batch, each objective's minimum and maximum and the Pareto
 front (merged slice by slice). Pass 2 scores every slice and keeps the best ``keep`` rows
-(:mod:`regenome.ranking` defines the order). Only the kept rows are then read in full. Memory
+(:mod:`regenome.ranking` defines the order). Only the kept rows are then read in full, and
+their later fronts numbered (``pareto_rank``). Memory
 grows with ``keep`` and the slice size, not with the batch; the result is the same for any
 slice size and for a table written by an interrupted and resumed run.
 """
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from regenome.ranking import best_rows, objective_score, oriented_objectives, update_front
+from regenome.ranking import (MAX_FRONTS, best_rows, objective_score, order_keys, oriented_objectives, peel_fronts,
+                              update_front)
 
 #: Rows read per slice (a few columns each: tens of MB).
 SLICE_ROWS = 250_000
@@ -37,7 +39,7 @@ def _slices(n: int, size: int):
 
 def rank_store(h5_path: Path, objectives: list[tuple[str, str]], keep: int,
                slice_rows: int = SLICE_ROWS) -> RankedTable:
-    """The ``keep`` best candidates of a structure set's table, with ``pareto_front`` and ``score``."""
+    """The ``keep`` best candidates of a structure set's table, with ``pareto_rank`` and ``score``."""
     import pandas as pd
 
     from regenome.structures.store import StructureSet
@@ -76,11 +78,17 @@ def rank_store(h5_path: Path, objectives: list[tuple[str, str]], keep: int,
         if best is None:
             columns = store.candidate_columns
             frame = pd.DataFrame({c: [] for c in columns})
-            frame["pareto_front"], frame["score"] = np.zeros(0, dtype=bool), np.zeros(0)
+            frame["pareto_rank"], frame["score"] = np.zeros(0, dtype=np.int64), np.zeros(0)
         else:
             frame = _read_rows(store, best["row"], slice_rows)
-            frame["pareto_front"] = best["front"]
+            rank = np.ones(len(frame), dtype=np.int64)
+            later = ~best["front"]
+            rank[later] = peel_fronts(oriented_objectives({k: frame[k].to_numpy()[later] for k in names}, objectives)
+                                      if m else np.zeros((int(later.sum()), 0)), 2, MAX_FRONTS)
+            frame["pareto_rank"] = rank
             frame["score"] = best["score"]
+            order = order_keys(best["meets"], rank, best["score"], best["id"])
+            frame = frame.iloc[order].reset_index(drop=True)
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     lead = ["rank", "candidate_id", "formula", "process"]
     frame = frame[[c for c in lead if c in frame.columns] + [c for c in frame.columns if c not in lead]]

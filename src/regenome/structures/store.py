@@ -202,20 +202,27 @@ def _check_layout(path: Path, f: h5py.File) -> None:
     for name in (*_STRUCTURE_LAYOUT, "offsets", "site_label_names"):
         if not isinstance(g.get(name), h5py.Dataset):
             raise StructureSetError(f"{path}: dataset '/structures/{name}' is missing")
-    n = g["n_sites"].shape[0]
+    # ``n_structures`` (set after each whole append) lets datasets run ahead of it while an append
+    # is under way; files without it must match exactly
+    committed = g.attrs.get("n_structures")
+    n = int(committed) if committed is not None else g["n_sites"].shape[0]
+
+    def bad(have: int, want: int) -> bool:
+        return have < want if committed is not None else have != want
+
     for name, (_, _, per_site) in _STRUCTURE_LAYOUT.items():
-        if not per_site and g[name].shape[0] != n:
+        if not per_site and bad(g[name].shape[0], n):
             raise StructureSetError(
                 f"{path}: '/structures/{name}' has {g[name].shape[0]} rows, expected {n} "
                 "(file was not closed after an append?)"
             )
-    if g["offsets"].shape[0] != n + 1:
+    if bad(g["offsets"].shape[0], n + 1):
         raise StructureSetError(
             f"{path}: '/structures/offsets' has {g['offsets'].shape[0]} entries, expected {n + 1}"
         )
     n_total = int(g["offsets"][n])
     for name in ("numbers", "frac_coords", "site_label"):
-        if g[name].shape[0] != n_total:
+        if bad(g[name].shape[0], n_total):
             raise StructureSetError(
                 f"{path}: '/structures/{name}' has {g[name].shape[0]} sites, offsets say {n_total}"
             )
@@ -235,14 +242,22 @@ def _check_layout(path: Path, f: h5py.File) -> None:
 
 
 def _drop_partial_append(f: h5py.File) -> None:
-    """Cut candidate columns back to ``n_rows`` (rows of an append that was killed midway)."""
+    """Cut rows past ``n_rows`` / ``n_structures`` (an append that was killed midway)."""
     c = f["candidates"]
-    if "n_rows" not in c.attrs:
-        return
-    n = int(c.attrs["n_rows"])
-    for name in _decode(np.atleast_1d(c.attrs.get("columns", np.array([], dtype=object))).tolist()):
-        if c[name].shape[0] > n:
-            c[name].resize(n, axis=0)
+    if "n_rows" in c.attrs:
+        n = int(c.attrs["n_rows"])
+        for name in _decode(np.atleast_1d(c.attrs.get("columns", np.array([], dtype=object))).tolist()):
+            if c[name].shape[0] > n:
+                c[name].resize(n, axis=0)
+    g = f["structures"]
+    if "n_structures" in g.attrs:
+        n = int(g.attrs["n_structures"])
+        sizes = {name: n for name, (_, _, per_site) in _STRUCTURE_LAYOUT.items() if not per_site}
+        sizes.update({"offsets": n + 1}, **dict.fromkeys(("numbers", "frac_coords", "site_label"),
+                                                         int(g["offsets"][n])))
+        for name, size in sizes.items():
+            if g[name].shape[0] > size:
+                g[name].resize(size, axis=0)
 
 
 def _column_kind(name: str, values: np.ndarray) -> Literal["f", "i", "b", "s"]:
@@ -496,8 +511,11 @@ class StructureSet:
         return list(self._label_names)
 
     def __len__(self) -> int:
-        """Return the number of structures."""
-        return int(self._file()["structures/n_sites"].shape[0])
+        """Return the number of structures (whole appends only: ``/structures`` attribute ``n_structures``)."""
+        g = self._file()["structures"]
+        if "n_structures" in g.attrs:
+            return int(g.attrs["n_structures"])
+        return int(g["n_sites"].shape[0])
 
     # ------------------------------------------------------------------ writing
     def append_candidates(self, columns: Mapping[str, np.ndarray | Sequence[Any]]) -> None:
@@ -721,6 +739,7 @@ class StructureSet:
         _append_rows(g["site_label"], label_codes)
         _append_rows(g["n_sites"], counts.astype(np.int32))
         _append_rows(g["offsets"], start_site + np.cumsum(counts))
+        g.attrs["n_structures"] = g["n_sites"].shape[0]  # readers see whole appends only
         if self._id_index is not None:
             base = len(self._id_index)
             self._id_index.update({cid: base + k for k, cid in enumerate(ids)})
@@ -756,7 +775,7 @@ class StructureSet:
         """Candidate ids of the stored structures, in storage order."""
         ds = self._file()["structures/candidate_id"]
         try:
-            return ds.asstr()[()].tolist()
+            return ds.asstr()[: len(self)].tolist()
         except OSError as exc:
             raise StructureSetError(
                 f"{self._path}: cannot read candidate ids ({_short(exc)})"
@@ -968,7 +987,7 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     with StructureSet.open(p, "r") as ss:
         g = ss._file()["structures"]
         n = len(ss)
-        formulas = g["formula"][()]
+        formulas = g["formula"][:n]
         return {
             "path": str(p),
             "schema_version": str(ss.attrs.get("schema_version")),
