@@ -193,19 +193,24 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo, else what the platform module knows."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
+        return names[0] if names else cpu
+    except OSError:
+        return cpu
+
+
 def machine_header(packages: tuple[str, ...], threads: int) -> list[str]:
     """Lines naming the date, the machine and the package versions of a benchmark run."""
     try:
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         load = "n/a"
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
+    cpu = cpu_name()
     blas_env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
     return [
         f"date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
@@ -230,3 +235,125 @@ def print_table(header: list[str], rows: list[list[str]], align: str | None = No
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print(line(r))
+
+
+# ----------------------------------------------------------------------------- machine-readable results
+#: Packages named in every machine description (run_all adds them to docs/benchmarks.md).
+CORE_PACKAGES = ("regenome", "numpy", "scipy", "pandas", "scikit-learn", "joblib", "h5py", "ase",
+                 "pymatgen-core", "matminer", "dask", "distributed", "ray")
+
+
+def machine_info(packages: tuple[str, ...] = CORE_PACKAGES) -> dict:
+    """The machine, OS, Python and package versions as a dict (the JSON form of machine_header)."""
+    cpu = cpu_name()
+    ram_gb = None
+    try:
+        ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError, AttributeError):
+        pass
+    try:
+        os_name = platform.freedesktop_os_release().get("PRETTY_NAME", "")
+    except OSError:
+        os_name = ""
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "ram_gb": round(ram_gb, 1) if ram_gb else None,
+        "os": f"{platform.system()} {platform.release()}" + (f" ({os_name})" if os_name else ""),
+        "python": platform.python_version(),
+        "load_average": load,
+        "threads_env": {k: os.environ.get(k, "") for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                              "MKL_NUM_THREADS")},
+        "packages": {p: package_version(p) for p in packages},
+    }
+
+
+def ratio_entry(name: str, value: float | None, target: float | None, detail: str = "") -> dict:
+    """One ratio of a result: measured value, the issue's target (None: no target) and met/not met."""
+    met = None if value is None or target is None else bool(value >= target)
+    return {"name": name, "value": value, "target": target, "met": met, "detail": detail}
+
+
+def table_entry(title: str, columns: list[str], rows: list[list], notes: list[str] | None = None) -> dict:
+    """One table of a result (cells are printed as given)."""
+    return {"title": title, "columns": list(columns), "rows": [[c for c in r] for r in rows],
+            "notes": list(notes or [])}
+
+
+def write_json(path: str | os.PathLike | None, result: dict) -> None:
+    """Write a benchmark's result dict as JSON (no-op without a path)."""
+    if not path:
+        return
+    import json
+
+    result = {"machine": machine_info(), **result}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1, default=_json_default), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def fmt_rate(x: float) -> str:
+    """A rate or count with thousands separators and sensible precision."""
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 1:
+        return f"{x:,.2f}"
+    return f"{x:.3g}"
+
+
+def limit_threads(threads: int = 1):
+    """Cap OpenMP/BLAS pools of this process (threadpoolctl) and of child processes (environment)."""
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[k] = str(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(threads)
+
+
+#: Formulas used when the reference data (``--data``, REGENOME_DATA, ../shared/data) is not found.
+FALLBACK_FORMULAS = [
+    "Nd2Fe14B", "Pr2Fe14B", "Ce2Fe14B", "La2Fe14B", "Dy2Fe14B", "Nd2Co14B", "Y2Fe14B", "Gd2Fe14B",
+    "SmCo5", "Sm2Co17", "Sm2Fe17N3", "NdFe11Ti", "Fe3O4", "BaFe12O19", "SrFe12O19", "MnBi", "FePt",
+    "CoPt", "Fe16N2", "La0.7Sr0.3MnO3", "Ba0.3La0.7Mn0.85Fe0.15O3", "Gd5Si2Ge2", "LaFe11.6Si1.4",
+    "Ni2MnGa", "Co2MnSi", "Fe2O3", "NiFe2O4", "CoFe2O4", "Y3Fe5O12", "Tb0.3Dy0.7Fe2", "ErCo2", "HoCo2",
+    "TbCo2", "DyNi2", "GdAl2", "EuO", "CrO2", "MnAl", "Fe65Co35", "Ni80Fe20",
+]
+
+
+def benchmark_formulas(n: int, seed: int, data: str | None = None) -> tuple[list[str], dict[str, int], str]:
+    """``n`` generated formulas (``make_formulas``) and where their base list came from."""
+    source = "reference data magnets/experimental_curie_temperature.csv"
+    try:
+        from regenome.datafiles import reference_data_dir
+
+        base = reference_formulas(reference_data_dir(data))
+    except Exception as exc:  # no reference data on this machine: a built-in list
+        if data:
+            raise
+        base = FALLBACK_FORMULAS
+        source = f"{len(FALLBACK_FORMULAS)} built-in magnet formulas (reference data not found: {exc})"
+    formulas, kinds = make_formulas(base, n, seed)
+    return formulas, kinds, source

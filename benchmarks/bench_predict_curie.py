@@ -15,7 +15,8 @@ Prints, for one machine and one run, the time per formula of
 
 Usage::
 
-    python benchmarks/bench_predict_curie.py [--n 1000000] [--baseline-n 2000] [--threads 1]
+    python benchmarks/bench_predict_curie.py [--n 1000000] [--baseline-n 2000] [--threads 1] [--json OUT.json]
+    python benchmarks/bench_predict_curie.py --quick      # small sizes: a smoke test, not a measurement
 
 The model is the one ``regenome`` loads: the shipped model, or ``REGENOME_MODELS_DIR`` (``--models``).
 The reference data is found like ``regenome train`` finds it (``--data``, ``REGENOME_DATA`` or
@@ -103,7 +104,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--models", default=None, help="models folder (default: REGENOME_MODELS_DIR, else shipped)")
     p.add_argument("--trees", type=int, default=100, help="trees of the baseline random forest (default 100)")
     p.add_argument("--skip-baseline", action="store_true", help="time regenome only")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes for a smoke test (--n 50000 --baseline-n 200 --agree-n 100 "
+                        "--breakdown-n 5000 --repeats 1 --trees 20 unless given)")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON here")
     args = p.parse_args(argv)
+    if args.quick:
+        given = set(argv if argv is not None else sys.argv[1:])
+        for opt, value in (("--n", 50_000), ("--baseline-n", 200), ("--agree-n", 100),
+                           ("--breakdown-n", 5000), ("--repeats", 1), ("--trees", 20)):
+            if not any(g == opt or g.startswith(opt + "=") for g in given):
+                setattr(args, opt[2:].replace("-", "_"), value)
     if args.n < 1 or args.baseline_n < 1 or args.agree_n < 1 or args.repeats < 1 or args.threads < 1:
         p.error("--n, --baseline-n, --agree-n, --repeats and --threads must be positive")
     args.baseline_n = min(args.baseline_n, args.n)
@@ -554,8 +565,18 @@ def main(argv=None) -> int:
     marginal_cpu = max(big[3] - start_cpu, 1e-9)
     rows.append([f"regenome CLI, {args.n:,} formulas minus start-up", f"{args.n:,}", "", f"{marginal_wall:.2f}",
                  f"{marginal_cpu:.2f}", us(marginal_wall, args.n), us(marginal_cpu, args.n), ""])
-    print_table(["pipeline", "formulas", "predicted", "wall s", "CPU s", "us/formula wall",
-                 "us/formula CPU", "all wall s"], rows, "lrrrrrrl")
+    main_header = ["pipeline", "formulas", "predicted", "wall s", "CPU s", "us/formula wall",
+                   "us/formula CPU", "all wall s"]
+    print_table(main_header, rows, "lrrrrrrl")
+    from _common import ratio_entry, table_entry, write_json
+
+    ratios, tables, metrics = [], [], {"regenome_us_per_formula": big[2] / big[1] * 1e6,
+                                       "regenome_formulas_per_s": big[1] / big[2],
+                                       "startup_s": start_wall}
+    tables.append(table_entry("Time per formula (medians; wall clock and CPU time of the process)", main_header,
+                              rows, [f"model: {describe_model(estimator, card)}",
+                                     f"input: {args.n:,} generated formulas, seed {args.seed}, {distinct:.1%} "
+                                     "distinct"] + ([train_info] if train_info else [])))
     if base_results:
         best = min(base_results, key=lambda r: r[2])
         print()
@@ -566,6 +587,12 @@ def main(argv=None) -> int:
         print(f"ratio baseline/regenome per formula ({best[0].removeprefix('baseline, ')} vs regenome at "
               f"{args.n:,}): {ratio_w:,.0f}x wall, {ratio_c:,.0f}x CPU  "
               f"[issue target >= 100x: {'met' if min(ratio_w, ratio_c) >= 100 else 'NOT met'}]")
+        ratios += [ratio_entry(f"baseline / regenome per formula, wall (regenome at {args.n:,})", ratio_w, 100.0,
+                               best[0].removeprefix("baseline, ")),
+                   ratio_entry("the same, CPU time", ratio_c, 100.0),
+                   ratio_entry(f"same {args.baseline_n:,} formulas, regenome start-up included, wall",
+                               best[2] / small[2], None)]
+        metrics.update(baseline_us_per_formula=best[2] / best[1] * 1e6, ratio_wall=ratio_w, ratio_cpu=ratio_c)
         print(f"same number of formulas ({args.baseline_n:,}, regenome start-up included): "
               f"{best[2] / small[2]:,.1f}x wall, {best[3] / small[3]:,.1f}x CPU")
         print("the baseline runs in-process after its imports and training; regenome's CLI times include "
@@ -580,11 +607,15 @@ def main(argv=None) -> int:
                 cells += [f"{s:.3f}", us(s, args.baseline_n)]
             srows.append([name, *cells])
         print_table(["stage", "loop s", "loop us", "featurize_many s", "featurize_many us"], srows)
+        tables.append(table_entry(f"Baseline stages, {args.baseline_n:,} formulas (median s; us per formula)",
+                                  ["stage", "loop s", "loop us", "featurize_many s", "featurize_many us"], srows))
     if bd_rows:
         print()
         print(f"Where regenome's time goes: the stages of predict_table called in-process on {bd_n:,} rows "
               "(model already loaded; medians)")
         print_table(["stage", "wall s", "us/row wall", "us/row CPU", "share"], bd_rows, "lrrrl")
+        tables.append(table_entry(f"Where regenome's time goes: predict_table stages in-process, {bd_n:,} rows",
+                                  ["stage", "wall s", "us/row wall", "us/row CPU", "share"], bd_rows))
     if agree_rows:
         print()
         print("Features agree? regenome CompositionFeaturizer vs matminer Magpie, max relative deviation "
@@ -593,6 +624,20 @@ def main(argv=None) -> int:
               "elements column: regenome/Magpie value)")
         print_table(["regenome ~ Magpie property", "in model", "mean", "min", "max", "range", "avg_dev",
                      "verdict", "why"], agree_rows, "llrrrrrll")
+        tables.append(table_entry("Features agree? max relative deviation, regenome vs Magpie, over "
+                                  + "; ".join(agree_note),
+                                  ["regenome ~ Magpie property", "in model", "mean", "min", "max", "range",
+                                   "avg_dev", "verdict", "why"], agree_rows))
+    write_json(args.json, {
+        "name": "predict", "title": f"regenome predict {MODEL} end to end",
+        "baseline": BASELINE if base_results else "skipped", "quick": args.quick,
+        "command": "python benchmarks/bench_predict_curie.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "params": {"n": args.n, "baseline_n": args.baseline_n, "repeats": args.repeats, "threads": args.threads,
+                   "n_jobs": args.n_jobs, "trees": args.trees, "model": describe_model(estimator, card)},
+        "tables": tables, "ratios": ratios, "checks": [], "metrics": metrics,
+        "notes": (["NOTE: a --quick development model (few trees): the shipped model's predict cost differs"]
+                  if "quick" in card.version else []),
+    })
     return 0
 
 
