@@ -36,3 +36,20 @@ def reference_data() -> Path:
 @pytest.fixture
 def demo_text() -> str:
     return DEMO.read_text()
+
+
+def run_cli(*args, timeout=300, **kw):
+    """``python -m regenome.cli ARGS`` in a subprocess, as a user runs it (output captured as text)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "regenome.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+@pytest.fixture(scope="module")
+def small_batch(tmp_path_factory) -> Path:
+    """The demo batch in six chunks of 500 candidates (2910 candidates), one worker: about 5 s per run."""
+    path = tmp_path_factory.mktemp("batch") / "small.toml"
+    path.write_text(DEMO.read_text().replace("chunk_size = 5000", "chunk_size = 500").replace("n_jobs = 2", "n_jobs = 1"))
+    return path

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import DEMO
+from conftest import run_cli
 
 EXE = [sys.executable, "-m", "regenome.cli"]
 
@@ -31,15 +31,7 @@ screen(parse_batch(text, sys.argv[1]), text, sys.argv[2], progress=progress)
 
 
 def cli(*args, timeout=300):
-    return subprocess.run([*EXE, *map(str, args)], capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def small_batch(tmp_path_factory):
-    """The demo batch in six chunks of 500 candidates, one worker (about 5 s per run)."""
-    path = tmp_path_factory.mktemp("batch") / "small.toml"
-    path.write_text(DEMO.read_text().replace("chunk_size = 5000", "chunk_size = 500").replace("n_jobs = 2", "n_jobs = 1"))
-    return path
+    return run_cli(*args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -129,6 +129,26 @@ def test_version_mismatch_warns(tmp_path):
         load_from_folder(folder)
 
 
+@pytest.mark.parametrize("change,warns", [("minor", True), ("major", True), ("patch", False)])
+def test_sklearn_version_warning_is_major_minor(tmp_path, change, warns):
+    """Only a different scikit-learn major or minor version warns; a different patch release does not."""
+    import warnings
+    from importlib.metadata import version
+
+    major, minor = (int(x) for x in version("scikit-learn").split(".")[:2])
+    trained = {"minor": f"{major}.{minor + 1}.0", "major": f"{major + 1}.{minor}.0",
+               "patch": f"{major}.{minor}.999"}[change]
+    folder = tmp_path / change
+    card = save_model(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]), _card(), folder)
+    card = card.model_copy(update={"package_versions": {**card.package_versions, "scikit-learn": trained}})
+    (folder / "card.json").write_text(card.model_dump_json())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_from_folder(folder)
+    sklearn_warnings = [w for w in caught if f"trained with scikit-learn {trained}" in str(w.message)]
+    assert bool(sklearn_warnings) == warns, [str(w.message) for w in caught]
+
+
 def test_card_that_hides_a_type_does_not_get_it_loaded(tmp_path):
     folder = _fraction_model(tmp_path / "sly", object_types=["numpy.ndarray"])
     with pytest.raises(ModelFileError, match="cannot be loaded safely"):

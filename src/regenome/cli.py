@@ -90,11 +90,17 @@ def screen(
     backend: Optional[str] = typer.Option(None, "--backend", help="loky, threading, dask or ray."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler or Ray address to join."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in the same folder."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress output (same as --progress none)."),
+    progress_mode: str = typer.Option("auto", "--progress", help="auto (a bar on a terminal, else log lines), "
+                                                                  "bar, log (a line per stage at most every 30 s) "
+                                                                  "or none."),
     max_candidates: Optional[int] = typer.Option(None, "--max-candidates", min=1,
                                                  help="Allow batches up to this size (replaces [funnel] max_candidates)."),
     log_file: Optional[Path] = typer.Option(None, "--log-file",
                                             help="Append JSON log lines (progress, stage timings) to this file."),
+    chunks: Optional[str] = typer.Option(None, "--chunks", metavar="I/N",
+                                         help="Run only slice I of N of the batch (a job-array task); "
+                                              "`regenome merge` ranks the slices together."),
 ) -> None:
     """Run a screening batch and write ranked.csv, structures.h5, provenance.json and report.html."""
     def go():
@@ -106,22 +112,73 @@ def screen(
             _fail(f"--backend: unknown backend {backend!r}; valid: loky, threading, dask, ray")
         if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
             _fail(f"--n-jobs: must be a positive number of workers or -1; got {n_jobs}")
+        part = _parse_part(chunks)
+        mode = _progress_mode(progress_mode, quiet)
         text = read_batch_text(batch)  # read once: the spec and the hashed text are the same bytes
         spec = parse_batch(text, str(batch), max_candidates=max_candidates)
         _check_size(batch, spec, get_family(spec.batch.family).grid_size(spec))
         _interrupt_on_sigterm()  # a batch scheduler's time limit stops the run like Ctrl-C: marked, unlocked
-        reporter = _progress(quiet, log_file)
+        reporter = _progress(mode, log_file)
         with reporter as progress:
-            reporter.event("start", batch=str(batch), out=str(out), resume=resume)
+            reporter.event("start", batch=str(batch), out=str(out), resume=resume, chunks=chunks)
             result = run_screen(spec, text, out, batch_path=str(batch), n_jobs=n_jobs, backend=backend,
-                                scheduler=scheduler, resume=resume, progress=progress)
+                                scheduler=scheduler, resume=resume, progress=progress, part=part)
             reporter.event("complete", counts=result.counts, timings_s=result.timings)
-        c = result.counts
-        typer.echo(f"{c['generated']} generated, {c['passing_constraints']} pass the constraints, "
-                   f"{c['meeting_targets']} meet the targets, {c['with_structures']} structures stored")
-        typer.echo(f"report: {result.report_html}")
-        typer.echo(f"ranked: {result.ranked_csv}")
+        reporter.timing_table(result.timings)
+        _summary(result)
     _run(go)
+
+
+@app.command()
+def merge(
+    slices: list[Path] = typer.Argument(..., help="The --out folders of `screen --chunks I/N` runs, all N."),
+    out: Path = typer.Option(..., "--out", help="Output folder of the merged run (created)."),
+    progress_mode: str = typer.Option("auto", "--progress", help="auto, bar, log or none."),
+) -> None:
+    """Rank the slices of a job array together: the same ranked.csv as one screen of the whole batch."""
+    def go():
+        from regenome.merge import merge as run_merge
+
+        reporter = _progress(_progress_mode(progress_mode, False), None)
+        with reporter as progress:
+            result = run_merge(slices, out, progress=progress)
+        reporter.timing_table(result.timings)
+        _summary(result)
+    _run(go)
+
+
+def _parse_part(chunks: str | None) -> tuple[int, int] | None:
+    if chunks is None:
+        return None
+    try:
+        i, n = (int(v) for v in chunks.split("/"))
+    except ValueError:
+        i = n = 0
+    if not 1 <= i <= n:
+        _fail(f"--chunks: must be I/N with 1 <= I <= N, e.g. 3/16 for the third of 16 slices; got {chunks!r}")
+    return i, n
+
+
+def _progress_mode(mode: str, quiet: bool) -> str:
+    if mode not in ("auto", "bar", "log", "none"):
+        _fail(f"--progress: unknown mode {mode!r}; valid: auto, bar, log, none")
+    if quiet:
+        return "none"
+    if mode == "auto":
+        return "bar" if sys.stderr.isatty() else "log"
+    return mode
+
+
+def _summary(result) -> None:
+    c = result.counts
+    if result.ranked_csv is None:  # a slice: predictions only
+        typer.echo(f"{c['predicted']} candidates predicted in this slice; rank all slices with `regenome merge`")
+        typer.echo(f"slice: {result.out_dir}")
+        return
+    typer.echo(f"{c['generated']} generated, {c['passing_constraints']} pass the constraints, "
+               f"{c['meeting_targets']} meet the targets, {c['with_structures']} structures stored")
+    typer.echo(f"report: {result.report_html}")
+    typer.echo(f"ranked: {result.ranked_csv}")
 
 
 def _interrupt_on_sigterm() -> None:
@@ -134,20 +191,21 @@ def _interrupt_on_sigterm() -> None:
 
 
 class _progress:
-    """Progress of a screen: a rich bar per stage on stderr (rate and ETA), and JSON log lines.
+    """Progress of a run on stderr, and JSON log lines.
 
-    The bar shows on a terminal unless ``quiet``; ``log_file`` gets one JSON object per line for
-    every progress event (stage, done, total, elapsed and rate), so batch jobs can be followed
-    with ``tail -f`` and parsed afterwards.
+    ``mode``: ``bar`` (rich bars per stage with rate and ETA, for terminals), ``log`` (one plain
+    line per stage at most every :data:`LOG_EVERY_S` seconds and when it ends: for batch-job
+    logs) or ``none``. ``log_file`` gets one JSON object per progress event in every mode.
     """
 
-    def __init__(self, quiet: bool, log_file: Path | None = None):
-        self.quiet = quiet or not sys.stderr.isatty()
+    def __init__(self, mode: str, log_file: Path | None = None):
+        self.mode = mode
         self.log_file = log_file
         self.bar = None
         self.tasks: dict[str, int] = {}
         self.started: dict[str, float] = {}
         self.done_at_start: dict[str, int] = {}
+        self.last_line: dict[str, float] = {}
         self.log = None
 
     def __enter__(self):
@@ -156,7 +214,7 @@ class _progress:
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             self.log = self.log_file.open("a", encoding="utf-8", buffering=1)
-        if not self.quiet:
+        if self.mode == "bar":
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
@@ -176,13 +234,20 @@ class _progress:
             first = stage not in self.started
             if first:  # a stage's first call (done = work already done, e.g. on resume) starts its clock
                 self.started[stage], self.done_at_start[stage] = now, done
+                self.last_line[stage] = now
+            elapsed = now - self.started[stage]
+            rate = (done - self.done_at_start[stage]) / elapsed if elapsed > 0 else None
             if self.bar is not None:
                 if first:
                     self.tasks[stage] = self.bar.add_task(stage, total=total)
                 self.bar.update(self.tasks[stage], completed=done, total=total)
+            elif self.mode == "log" and not first and (done >= total or now - self.last_line[stage] >= LOG_EVERY_S):
+                self.last_line[stage] = now
+                eta = (total - done) / rate if rate else None
+                typer.echo(f"regenome: {stage}: {done:,}/{total:,} ({100 * done / max(total, 1):.0f} %), "
+                           f"{'' if rate is None else f'{rate:,.0f}/s, '}elapsed {elapsed:,.0f} s"
+                           + (f", eta {eta:,.0f} s" if eta is not None and done < total else ""), err=True)
             if self.log is not None:
-                elapsed = now - self.started[stage]
-                rate = (done - self.done_at_start[stage]) / elapsed if elapsed > 0 else None
                 self.event("progress", stage=stage, done=done, total=total, elapsed_s=round(elapsed, 3),
                            rate_per_s=None if rate is None else round(rate, 1))
         return update
@@ -196,6 +261,14 @@ class _progress:
             record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": kind, **fields}
             self.log.write(json.dumps(record) + "\n")
 
+    def timing_table(self, timings: dict[str, float]) -> None:
+        """The stage timings as a small table on stderr (not with --progress none)."""
+        if self.mode == "none":
+            return
+        total = sum(timings.values())
+        lines = ["regenome: stage timings"] + [f"  {k.removesuffix('_s'):<12}{v:>10.1f} s" for k, v in timings.items()]
+        typer.echo("\n".join(lines + [f"  {'total':<12}{total:>10.1f} s"]), err=True)
+
     def __exit__(self, *exc):
         if self.bar is not None:
             self.bar.__exit__(*exc)
@@ -204,6 +277,10 @@ class _progress:
                 self.event("stopped", error=f"{exc[0].__name__}: {exc[1]}".splitlines()[0][:500])
             self.log.close()
         return False
+
+
+#: Seconds between two progress lines of one stage with --progress log.
+LOG_EVERY_S = 30.0
 
 
 @app.command()
@@ -390,6 +467,22 @@ def train(
             for path in write_model_page(result, docs):
                 typer.echo(f"wrote {path}")
         typer.echo(f"wrote {result.folder}")
+    _run(go)
+
+
+@app.command("env")
+def env(json_out: bool = typer.Option(False, "--json", help="Print JSON instead of name: version lines.")) -> None:
+    """Print Python, the exact versions of the packages that touch numbers, BLAS/OpenMP and model hashes."""
+    def go():
+        from regenome.environment import environment, format_environment
+
+        info = environment()
+        if json_out:
+            import json
+
+            typer.echo(json.dumps(info, indent=2))
+        else:
+            typer.echo("\n".join(format_environment(info)))
     _run(go)
 
 

@@ -34,20 +34,17 @@ from regenome.spec import BatchSpec, spec_sha256
 
 RUN_MARKER = "run.json"
 RESULT_FILES = ("ranked.csv", "report.html", "provenance.json")
-NUMERIC_PACKAGES = ("numpy", "scipy", "pandas", "pymatgen", "ase", "scikit-learn", "joblib", "h5py",
-                    "pydantic", "matplotlib", "spglib")
-
 Progress = Callable[[str, int, int], None]
 
 
 @dataclass
 class ScreenResult:
-    """Where a finished screen put its outputs, and what it counted."""
+    """Where a finished screen put its outputs, and what it counted (no ranking for a slice)."""
 
     out_dir: Path
-    ranked_csv: Path
+    ranked_csv: Path | None
     structures_h5: Path
-    report_html: Path
+    report_html: Path | None
     provenance_json: Path
     counts: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
@@ -61,19 +58,6 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages that touch numbers."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"regenome": __version__}
-    for name in NUMERIC_PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def evaluate_chunk(task: tuple) -> dict[str, np.ndarray]:
@@ -146,9 +130,11 @@ def _claimed(out: Path, sha: str, resume: bool):
 def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path: str = "",
            n_jobs: int | None = None, backend: str | None = None, scheduler: str | None = None,
            resume: bool = False, progress: Progress | None = None,
-           stop_after_chunks: int | None = None) -> ScreenResult:
+           stop_after_chunks: int | None = None, part: tuple[int, int] | None = None) -> ScreenResult:
     """Run a whole screening batch into ``out_dir`` (see the module docstring).
 
+    ``part = (I, N)`` runs only slice I of N of the batch's chunks (a job-array task): it stores
+    its predictions and stops; :func:`regenome.merge.merge` ranks the slices together.
     ``stop_after_chunks`` ends the run early (status 'interrupted') after that many chunks;
     it exists so tests can interrupt a run deterministically.
     """
@@ -158,7 +144,7 @@ def screen(spec: BatchSpec, batch_text: str, out_dir: str | Path, *, batch_path:
         try:
             return _screen(spec, batch_text, out, sha, batch_path=batch_path, n_jobs=n_jobs, backend=backend,
                            scheduler=scheduler, resume=resume, progress=progress,
-                           stop_after_chunks=stop_after_chunks)
+                           stop_after_chunks=stop_after_chunks, part=part)
         except BaseException as exc:
             _mark_stopped(out, exc)
             raise
@@ -209,9 +195,30 @@ def describe_run(out_dir: str | Path) -> dict:
     return info
 
 
+class _Marker:
+    """``run.json``: written at every stage so that ``inspect`` and ``--resume`` know where a run is."""
+
+    def __init__(self, out: Path, **state):
+        self.path = out / RUN_MARKER
+        self.state = {"status": "running", "pid": os.getpid(), "host": platform.node(), **state}
+        self()
+
+    def __call__(self, **changes) -> None:
+        self.state.update(changes)
+        _atomic_write_text(self.path, json.dumps(self.state, indent=1))
+
+
+def chunk_range(part: tuple[int, int], n_chunks: int) -> tuple[int, int]:
+    """Chunks [first, last) of slice ``part`` = (I, N), 1 <= I <= N: N contiguous, near-equal slices."""
+    i, n = part
+    return (i - 1) * n_chunks // n, i * n_chunks // n
+
+
 def _screen(spec: BatchSpec, batch_text: str, out: Path, sha: str, *, batch_path: str, n_jobs: int | None,
             backend: str | None, scheduler: str | None, resume: bool, progress: Progress | None,
-            stop_after_chunks: int | None) -> ScreenResult:
+            stop_after_chunks: int | None, part: tuple[int, int] | None) -> ScreenResult:
+    import itertools
+
     from regenome.families import get_family
     from regenome.parallel import execution_context, map_chunks
     from regenome.structures.store import StructureSet
@@ -222,54 +229,94 @@ def _screen(spec: BatchSpec, batch_text: str, out: Path, sha: str, *, batch_path
     progress = progress or (lambda stage, done, total: None)
     timings: dict[str, float] = {}
     started = _now()
-    marker = out / RUN_MARKER
-    state = {"status": "running", "stage": "generate", "batch_sha256": sha, "pid": os.getpid(),
-             "host": platform.node(), "started": started, "chunk_size": spec.execution.chunk_size}
-
-    def mark(**changes) -> None:
-        state.update(changes)
-        _atomic_write_text(marker, json.dumps(state, indent=1))
-
-    mark()
+    chunk_size = spec.execution.chunk_size
+    mark = _Marker(out, stage="generate", batch_sha256=sha, started=started, chunk_size=chunk_size)
     for name in RESULT_FILES:  # results of an earlier, unfinished attempt are not results
         (out / name).unlink(missing_ok=True)
 
     h5_path = out / "structures.h5"
-    chunk_size = spec.execution.chunk_size
     t0 = time.perf_counter()
     generated = family.grid_size(spec)
     n_pass = family.passing_count(spec)
     n_chunks = -(-n_pass // chunk_size)
+    first, last = (0, n_chunks) if part is None else chunk_range(part, n_chunks)
+    n_mine = max(min(last * chunk_size, n_pass) - first * chunk_size, 0)
     timings["count_s"] = time.perf_counter() - t0
 
+    slice_attrs = {} if part is None else {"chunk_range": f"{first},{last}", "chunks_total": str(n_chunks)}
     done_rows = 0
     if resume and h5_path.exists():
-        done_rows = _resumable_rows(h5_path, sha, chunk_size)
+        done_rows = _resumable_rows(h5_path, sha, chunk_size, slice_attrs.get("chunk_range"))
     if done_rows == 0:
-        attrs = {"batch_name": spec.batch.name, "batch_sha256": sha, "family": family.name, "batch_toml": batch_text}
+        attrs = {"batch_name": spec.batch.name, "batch_sha256": sha, "family": family.name, "batch_toml": batch_text,
+                 **slice_attrs}
         StructureSet.create(h5_path, attrs=attrs, overwrite=True).close()
     skip = done_rows // chunk_size
-    mark(stage="predict", chunks_total=n_chunks, candidates_total=n_pass)
+    mark(stage="predict", chunks_total=last - first, candidates_total=n_mine,
+         **({} if part is None else {"part": list(part), "chunk_range": [first, last], "chunks_in_batch": n_chunks}))
 
     # Generation is lazy and joblib pulls tasks only a few ahead of the workers, so memory holds a
     # few chunks whatever the batch size; the parent is the one writer of structures.h5.
     t0 = time.perf_counter()
-    progress("predict", min(skip * chunk_size, n_pass), n_pass)
+    progress("predict", min(skip * chunk_size, n_mine), n_mine)
     with StructureSet.open(h5_path, mode="a") as store, execution_context(backend, n_jobs, scheduler):
-        tasks = ((spec, c) for c in family.generate(spec, start_chunk=skip))
+        chunks = itertools.islice(family.generate(spec, start_chunk=first + skip), last - first - skip)
+        tasks = ((spec, c) for c in chunks)
         for i, result in enumerate(map_chunks(evaluate_chunk, tasks, n_jobs=n_jobs), start=skip + 1):
             store.append_candidates(result)
             store.flush()
-            progress("predict", min(i * chunk_size, n_pass), n_pass)  # in candidates: rate is candidates/s
-            if stop_after_chunks is not None and i >= stop_after_chunks and i < n_chunks:
+            progress("predict", min(i * chunk_size, n_mine), n_mine)  # in candidates: rate is candidates/s
+            if stop_after_chunks is not None and i >= stop_after_chunks and i < last - first:
                 mark(status="interrupted")
-                raise RegenomeError(f"{out}: run interrupted after {i} of {n_chunks} chunks (resume with --resume)")
+                raise RegenomeError(f"{out}: run interrupted after {i} of {last - first} chunks (resume with --resume)")
     timings["predict_s"] = time.perf_counter() - t0
+
+    execution = {"backend": backend, "n_jobs": n_jobs, "chunk_size": chunk_size, "resumed_from_chunk": skip}
+    base = _provenance(spec, sha, family, batch_path, started, execution)
+    if part is not None:  # a slice of a job array: `regenome merge` ranks the slices together
+        base["execution"].update(part=f"{part[0]}/{part[1]}", chunk_range=[first, last], chunks_in_batch=n_chunks)
+        base["counts"] = {"generated": int(generated), "passing_constraints": n_pass, "predicted": n_mine}
+        return _finish_slice(out, h5_path, base, timings, mark)
+    return finish_run(spec, batch_text, out, family, h5_path, base, timings, mark, progress,
+                      {"generated": int(generated), "passing_constraints": n_pass})
+
+
+def _provenance(spec: BatchSpec, sha: str, family, batch_path: str, started: str, execution: dict) -> dict:
+    from regenome.environment import environment
+
+    return {
+        "regenome_version": __version__,
+        "batch_file": str(batch_path),
+        "batch_sha256": sha,
+        "batch_name": spec.batch.name,
+        "seed": spec.batch.seed,
+        "models": family.model_provenance(),
+        "packages": (env := environment())["packages"],
+        "environment": env,  # BLAS/OpenMP libraries and the sha256 of every model file
+        "execution": execution,
+        "machine": {"host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
+                    "cpus": os.cpu_count()},
+        "started": started,
+    }
+
+
+def _finish_slice(out: Path, h5_path: Path, provenance: dict, timings: dict, mark: _Marker) -> ScreenResult:
+    """A job-array slice ends after its predictions: provenance and the marker, no ranking."""
+    provenance["finished"] = _now()
+    provenance["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+    prov_path = out / "provenance.json"
+    _atomic_write_text(prov_path, json.dumps(provenance, indent=1, sort_keys=True))
+    mark(status="complete", stage="done", finished=provenance["finished"])
+    return ScreenResult(out, None, h5_path, None, prov_path, provenance["counts"], provenance["timings_s"])
+
+
+def finish_run(spec: BatchSpec, batch_text: str, out: Path, family, h5_path: Path, provenance: dict,
+               timings: dict, mark: _Marker, progress: Progress, counts: dict) -> ScreenResult:
+    """Rank the stored candidates, build the top structures, write the report and results; mark complete."""
+    from regenome.streamrank import rank_store
 
     mark(stage="rank")
     t0 = time.perf_counter()
-    from regenome.streamrank import rank_store
-
     table = rank_store(h5_path, spec.ranking.parsed(), spec.ranking.keep)
     ranked = table.frame
     timings["rank_s"] = time.perf_counter() - t0
@@ -280,25 +327,10 @@ def _screen(spec: BatchSpec, batch_text: str, out: Path, sha: str, *, batch_path
     top_structures = write_structures(h5_path, family, spec, top, progress)
     timings["structures_s"] = time.perf_counter() - t0
 
-    counts = {"generated": int(generated), "passing_constraints": n_pass,
-              "predicted": table.n_candidates, "in_ranked_csv": int(len(ranked)),
+    counts = {**counts, "predicted": table.n_candidates, "in_ranked_csv": int(len(ranked)),
               "on_pareto_front": table.n_on_front, "with_structures": len(top_structures),
               "meeting_targets": table.n_meeting_targets}
-    provenance = {
-        "regenome_version": __version__,
-        "batch_file": str(batch_path),
-        "batch_sha256": sha,
-        "batch_name": spec.batch.name,
-        "seed": spec.batch.seed,
-        "models": family.model_provenance(),
-        "packages": package_versions(),
-        "execution": {"backend": backend, "n_jobs": n_jobs, "chunk_size": spec.execution.chunk_size,
-                      "resumed_from_chunk": skip},
-        "machine": {"host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count()},
-        "started": started,
-        "counts": counts,
-    }
+    provenance["counts"] = counts
 
     mark(stage="report")
     t0 = time.perf_counter()
@@ -309,14 +341,13 @@ def _screen(spec: BatchSpec, batch_text: str, out: Path, sha: str, *, batch_path
     provenance["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
 
     from regenome.report import write_report
+    from regenome.structures.store import StructureSet
 
     report = write_report(out / "report.html", batch_name=spec.batch.name, batch_text=batch_text, counts=counts,
                           ranked=ranked, top_structures=top_structures, provenance=provenance,
                           targets={k: v.model_dump(exclude_none=True) for k, v in spec.targets.items()},
                           objectives=list(spec.ranking.objectives), timings=provenance["timings_s"],
                           n_show=spec.ranking.top)
-    from regenome.structures.store import StructureSet
-
     with StructureSet.open(h5_path, mode="a") as store:
         store.set_attrs({"provenance_json": json.dumps(provenance, sort_keys=True)})
     prov_path = out / "provenance.json"
@@ -326,14 +357,14 @@ def _screen(spec: BatchSpec, batch_text: str, out: Path, sha: str, *, batch_path
     return ScreenResult(out, ranked_csv, h5_path, report, prov_path, counts, provenance["timings_s"])
 
 
-def _resumable_rows(h5_path: Path, sha: str, chunk_size: int) -> int:
+def _resumable_rows(h5_path: Path, sha: str, chunk_size: int, chunks: str | None = None) -> int:
     """Rows of whole chunks already in an interrupted run's candidate table (0 = start over)."""
     from regenome.errors import StructureSetError
     from regenome.structures.store import StructureSet
 
     try:
         with StructureSet.open(h5_path, mode="r") as store:
-            if store.attrs.get("batch_sha256") != sha:
+            if store.attrs.get("batch_sha256") != sha or store.attrs.get("chunk_range") != chunks:
                 return 0
             n = store.n_candidates
     except StructureSetError:
