@@ -210,7 +210,7 @@ def main(argv=None) -> int:
     n_cand = sum(len(c["candidate_id"]) for c in chunks)
     if len(chunks) < args.chunks:
         notes.append(f"the batch has only {len(chunks)} chunks of {args.chunk_size:,} at step {step}")
-    tasks = [(spec, c) for c in chunks]
+    tasks = [(spec, i) for i in range(len(chunks))]  # as regenome screen sends them: workers build the rows
     log(f"scaling: {len(chunks)} chunks, {n_cand:,} candidates, step {step}")
     evaluate_chunk(tasks[0])  # load the models in this process: not timed
     t0 = time.perf_counter()

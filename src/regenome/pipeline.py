@@ -61,7 +61,11 @@ def _now() -> str:
 
 
 def evaluate_chunk(task: tuple) -> dict[str, np.ndarray]:
-    """Predict one chunk: means, one-sigma, target checks (runs in a worker)."""
+    """Predict one chunk: means, one-sigma, target checks (runs in a worker).
+
+    ``task`` is (spec, chunk index), and the worker builds the chunk's rows itself, or (spec,
+    candidate table). Text columns come back as fixed-width arrays, which pickle as one buffer.
+    """
     from regenome.families import get_family
     from regenome.predictors import summarize
     from regenome.ranking import meets_targets, probability_meets_targets
@@ -70,7 +74,12 @@ def evaluate_chunk(task: tuple) -> dict[str, np.ndarray]:
 
     spec, table = task
     family = get_family(spec.batch.family)
-    with parallel_config(n_jobs=1):  # nested joblib calls (scikit-learn models) stay in this worker
+    if not isinstance(table, dict):
+        table = family.generate_chunk(spec, int(table))
+    # Nested joblib calls (scikit-learn's kNN) must stay in this worker: under the dask backend
+    # n_jobs=1 is ignored and they would go back to the cluster (3x slower per chunk, measured).
+    # "sequential" is no distribution backend; the user's choice still decides where chunks run.
+    with parallel_config(backend="sequential"):
         draws = family.predict(table, spec)
     out = dict(table)
     out.update(summarize(draws))
@@ -81,7 +90,7 @@ def evaluate_chunk(task: tuple) -> dict[str, np.ndarray]:
     n_draws = next(iter(draws.values())).shape[1]
     out["p_meets_targets"] = np.round(probability_meets_targets(
         {k: v for k, v in draws.items() if k in spec.targets}, fixed, spec.targets, n, n_draws), 6)
-    return out
+    return {k: v.astype(str) if v.dtype == object else v for k, v in out.items()}
 
 
 def _check_out_dir(out_dir: Path, sha: str, resume: bool) -> None:
@@ -217,8 +226,6 @@ def chunk_range(part: tuple[int, int], n_chunks: int) -> tuple[int, int]:
 def _screen(spec: BatchSpec, batch_text: str, out: Path, sha: str, *, batch_path: str, n_jobs: int | None,
             backend: str | None, scheduler: str | None, resume: bool, progress: Progress | None,
             stop_after_chunks: int | None, part: tuple[int, int] | None) -> ScreenResult:
-    import itertools
-
     from regenome.families import get_family
     from regenome.parallel import execution_context, map_chunks
     from regenome.structures.store import StructureSet
@@ -260,8 +267,7 @@ def _screen(spec: BatchSpec, batch_text: str, out: Path, sha: str, *, batch_path
     t0 = time.perf_counter()
     progress("predict", min(skip * chunk_size, n_mine), n_mine)
     with StructureSet.open(h5_path, mode="a") as store, execution_context(backend, n_jobs, scheduler):
-        chunks = itertools.islice(family.generate(spec, start_chunk=first + skip), last - first - skip)
-        tasks = ((spec, c) for c in chunks)
+        tasks = ((spec, index) for index in range(first + skip, last))  # workers build their own chunks
         for i, result in enumerate(map_chunks(evaluate_chunk, tasks, n_jobs=n_jobs), start=skip + 1):
             store.append_candidates(result)
             store.flush()

@@ -346,6 +346,10 @@ def candidate_id(formula: str, route: str) -> str:
     return "ndfeb-" + hashlib.blake2b(f"{formula}|{route}".encode(), digest_size=5).hexdigest()
 
 
+#: Passing composition grids by batch (JSON of the spec), a few per process.
+_GRIDS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
 @lru_cache(maxsize=None)
 def _model(cls):
     """One model instance per worker process."""
@@ -399,8 +403,33 @@ class NdFeBFamily:
 
     def passing_count(self, spec: NdFeBBatch) -> int:
         """Candidates that pass the constraints, counted without building their rows."""
-        re_grid, co_levels = self.composition_grid(spec)
-        return int(self.constraint_mask(re_grid, spec).sum()) * len(co_levels) * len(spec.process.route)
+        re_grid, co_levels = self._passing_grid(spec)
+        return len(re_grid) * len(co_levels) * len(spec.process.route)
+
+    def _passing_grid(self, spec: NdFeBBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(RE fractions passing the constraints, Co levels), computed once per batch and process."""
+        key = spec.model_dump_json()
+        if key not in _GRIDS:
+            re_grid, co_levels = self.composition_grid(spec)
+            if len(_GRIDS) >= 4:
+                _GRIDS.pop(next(iter(_GRIDS)))
+            _GRIDS[key] = (re_grid[self.constraint_mask(re_grid, spec)], co_levels)
+        return _GRIDS[key]
+
+    def generate_chunk(self, spec: NdFeBBatch, index: int, chunk_size: int | None = None) -> dict[str, np.ndarray]:
+        """Chunk ``index`` of the candidates that pass the constraints, as column arrays.
+
+        Workers build their own chunks from the index, so the parent sends a number, not rows.
+        """
+        chunk_size = chunk_size or spec.execution.chunk_size
+        re_grid, co_levels = self._passing_grid(spec)
+        routes = spec.process.route
+        n_co, n_rt = len(co_levels), len(routes)
+        total = len(re_grid) * n_co * n_rt
+        idx = np.arange(index * chunk_size, min((index + 1) * chunk_size, total))
+        i_re, rem = np.divmod(idx, n_co * n_rt)
+        i_co, i_rt = np.divmod(rem, n_rt)
+        return self.candidate_table(re_grid[i_re], co_levels[i_co], np.asarray(routes)[i_rt])
 
     def generate(self, spec: NdFeBBatch, chunk_size: int | None = None,
                  start_chunk: int = 0) -> Iterator[dict[str, np.ndarray]]:
@@ -410,16 +439,9 @@ class NdFeBFamily:
         are built when it is asked for. ``start_chunk`` skips chunks without building them.
         """
         chunk_size = chunk_size or spec.execution.chunk_size
-        re_grid, co_levels = self.composition_grid(spec)
-        re_grid = re_grid[self.constraint_mask(re_grid, spec)]
-        routes = spec.process.route
-        n_re, n_co, n_rt = len(re_grid), len(co_levels), len(routes)
-        total = n_re * n_co * n_rt
-        for start in range(start_chunk * chunk_size, total, chunk_size):
-            idx = np.arange(start, min(start + chunk_size, total))
-            i_re, rem = np.divmod(idx, n_co * n_rt)
-            i_co, i_rt = np.divmod(rem, n_rt)
-            yield self.candidate_table(re_grid[i_re], co_levels[i_co], np.asarray(routes)[i_rt])
+        n = -(-self.passing_count(spec) // chunk_size)
+        for index in range(start_chunk, n):
+            yield self.generate_chunk(spec, index, chunk_size)
 
     def candidate_table(self, re_frac: np.ndarray, co: np.ndarray, route: np.ndarray) -> dict[str, np.ndarray]:
         """Columns describing candidates (ids, formulas, fractions, derived shares, cost)."""
