@@ -155,9 +155,14 @@ def prepare_formulas(estimator, frame: pd.DataFrame) -> tuple[np.ndarray, list[s
     return fractions, list(errors)
 
 
-def formula_training_set(data_dir: Path, relpath: str, target_col: str, quick: bool) -> TrainingSet:
-    """The training set of a formula model (``composition`` column); 1500 random rows when ``quick``."""
-    ts, _ = load_formula_table(data_dir, relpath, "composition", target_col, positive=True)
+def formula_training_set(data_dir: Path, relpath: str, target_col: str, quick: bool,
+                         formula_col: str = "composition", positive: bool = True) -> TrainingSet:
+    """The training set of a formula model; 1500 random rows when ``quick``.
+
+    ``formula_col`` names the formula column; ``positive`` drops rows whose target is not > 0
+    (keep it False for targets where zero is a measurement, such as the band gap of a metal).
+    """
+    ts, _ = load_formula_table(data_dir, relpath, formula_col, target_col, positive=positive)
     return subsample(ts, 1500, 0) if quick else ts
 
 
