@@ -12,7 +12,9 @@ from importlib import import_module
 from regenome.errors import InputDataError
 
 _REGISTRY = {
+    "band-gap": "regenome.surrogates.band_gap",
     "curie-temperature": "regenome.surrogates.curie_temperature",
+    "debye-temperature": "regenome.surrogates.debye_temperature",
     "saturation-magnetization": "regenome.surrogates.saturation_magnetization",
     "single-grain": "regenome.surrogates.single_grain",
 }

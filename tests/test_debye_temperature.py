@@ -1,0 +1,88 @@
+"""The ``debye-temperature`` surrogate: two-set training data, shipped-model predictions, bad rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from regenome.cli import app
+from regenome.modelstore import models_dir, read_card
+
+runner = CliRunner()
+
+# (formula, Debye temperature in the training data [K]): MgO and NaCl from the Brgoch set (MgO is also
+# in AFLOW at 890 K: the Brgoch value wins), diamond, Fe and Cs from AFLOW, AlPt3 and CaNi5 Brgoch only
+KNOWN = [("C", 2091.44), ("MgO", 899.15), ("NaCl", 299.97), ("Fe", 646.76), ("AlPt3", 311.92),
+         ("CaNi5", 432.51), ("Cs", 43.87)]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    folder = models_dir() / "debye-temperature"
+    assert (folder / "card.json").is_file(), "train it: regenome train debye-temperature --out models"
+    return folder
+
+
+def _predict(tmp_path, formulas: list[str]) -> tuple[pd.DataFrame, str]:
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"formula": formulas, "row": range(len(formulas))}).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["predict", "debye-temperature", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return pd.read_csv(out, keep_default_na=False), result.output
+
+
+def test_training_set_merges_the_two_sets_and_keeps_subsets(reference_data):
+    from regenome.surrogates.debye_temperature import load_training_set
+
+    ts = load_training_set(reference_data, quick=False)
+    sub = ts.subsets
+    assert list(sub)[0] == "all" and {"brgoch", "aflow"} <= set(sub)
+    assert (sub["brgoch"] | sub["aflow"]).all()
+    assert 2000 < sub["brgoch"].sum() <= 2265 and 4000 < sub["aflow"].sum() <= 4143
+    assert 500 < (sub["brgoch"] & sub["aflow"]).sum() < 2000  # compositions in both sets: one row each
+    assert len(np.unique(ts.groups)) == len(ts.Y)  # one row per normalized composition
+    values = dict(zip(ts.frame["formula"], ts.Y[:, 0]))
+    assert values["MgO"] == pytest.approx(899.15, abs=0.01)  # Brgoch value, not AFLOW's 890.46
+    assert values["C1"] == pytest.approx(2091.44, abs=0.01)
+    quick = load_training_set(reference_data, quick=True)
+    assert len(quick.Y) == 1500 and quick.subsets["brgoch"].sum() > 300
+
+
+def test_shipped_card_metrics_per_source(shipped):
+    card = read_card(shipped)
+    assert card.outputs == {"debye_K": "K"}
+    for key in ("all/debye_K", "brgoch/debye_K", "aflow/debye_K"):
+        assert card.metrics[key]["MAE"] < 45 and card.metrics[key]["R2"] > 0.85
+        assert 0.55 <= card.metrics[key]["coverage_1sigma"] <= 0.85
+    assert (shipped / card.model_file).stat().st_size < 20e6
+
+
+def test_known_compounds_within_three_sigma(shipped, tmp_path):
+    table, _ = _predict(tmp_path, [f for f, _ in KNOWN])
+    assert list(table.columns) == ["formula", "row", "debye_K", "debye_K_std", "error"]
+    mean = table["debye_K"].astype(float).to_numpy()
+    std = table["debye_K_std"].astype(float).to_numpy()
+    ref = np.array([v for _, v in KNOWN])
+    assert (table["error"] == "").all()
+    assert (std > 0).all()
+    assert (np.abs(mean - ref) <= np.maximum(3 * std, 0.15 * ref)).all(), list(zip(table["formula"], mean, std))
+    # ordering of stiff light vs soft heavy lattices
+    by = dict(zip(table["formula"], mean))
+    assert by["C"] > 1500 > by["MgO"] > by["NaCl"] > by["Cs"]
+
+
+def test_bad_rows_get_an_error_and_all_predictions_are_positive(shipped, tmp_path):
+    formulas = ["Xq2O3", "", "Og2", "SrLiAl3N4", "Y3Al5O12", "Sr2Si5N8", "CsPbI3", "BaMgAl10O17", "Hg", "Lu2O3",
+                "Ca2Si5N8", "Sr0.98Eu0.02Si2O2N2", "K2SiF6", "Bi", "BN", "Be"]
+    table, output = _predict(tmp_path, formulas)
+    err = table["error"]
+    assert err[0].startswith("unknown element") and err[1] == "empty formula"
+    assert err[2] != "" and table["debye_K"][2] == ""
+    good = table[err == ""]
+    assert len(good) >= len(formulas) - 4
+    mean = good["debye_K"].astype(float)
+    assert (mean > 0).all() and (mean < 2500).all() and (good["debye_K_std"].astype(float) > 0).all()
+    assert "rows have a message" in output
