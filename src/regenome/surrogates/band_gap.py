@@ -20,8 +20,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 
 from regenome.surrogates.base import SurrogateSpec, TrainingSet
-from regenome.surrogates.composition import (element_range, feature_names, formula_model, formula_training_set,
-                                             prepare_formulas)
+from regenome.surrogates.composition import FORMULA_INPUT, GROUPED_VALIDATION, formula_model, formula_training_set
 
 DATA_FILE = "phosphors/experimental_band_gap.csv"
 DFT_FILE = "phosphors/dft_band_gap_materials_project.csv"
@@ -188,19 +187,14 @@ SPEC = SurrogateSpec(
                 "near 0 eV; no prediction is negative. The matbench_expt_gap anchors read the composition "
                 "only and were scored on all 4,604 compounds (this set: the 85% not withheld); without the "
                 "DFT prior this model's grouped-CV MAE is 0.368 eV.",
-    inputs={"formula": "chemical formula"},
     outputs={"band_gap_eV": "eV"},
     source="materialsproject/matbench (MIT) @936176d, matbench_expt_gap; Zhuo, Mansouri Tehrani, Brgoch, "
            "J. Phys. Chem. Lett. 9, 1668 (2018). DFT prior: CrabNet copy of matbench_mp_gap (MIT), "
            "PBE gaps of the Materials Project",
     load_training_set=load_training_set,
     make_estimator=make_estimator,
-    prepare_inputs=prepare_formulas,
-    feature_names=feature_names,
-    training_range=element_range,
-    validation="{n_splits}-fold GroupKFold grouped by normalized composition, shuffled with seed {seed}; "
-               "metrics on out-of-fold predictions; each fold's model runs its own inner grouped CV "
-               "for the uncertainty calibration",
+    **FORMULA_INPUT,
+    validation=GROUPED_VALIDATION,
     anchors=[
         {"name": "random forest on matminer Magpie features", "split": "grouped", "subset": "all",
          "output": "band_gap_eV", "MAE": 0.443},

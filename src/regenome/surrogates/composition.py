@@ -189,3 +189,13 @@ def element_range(estimator) -> dict:
     from regenome.features.elements import ELEMENTS
 
     return {"elements": [e for e, s in zip(ELEMENTS, estimator.seen_elements_) if s]}
+
+
+#: The formula-in part of a formula surrogate's spec: ``SurrogateSpec(..., **FORMULA_INPUT)``.
+FORMULA_INPUT = {"inputs": {"formula": "chemical formula"}, "prepare_inputs": prepare_formulas,
+                 "feature_names": feature_names, "training_range": element_range}
+
+#: How the formula surrogates with a calibrated error model are validated (formatted per run).
+GROUPED_VALIDATION = ("{n_splits}-fold GroupKFold grouped by normalized composition, shuffled with seed {seed}; "
+                      "metrics on out-of-fold predictions; each fold's model runs its own inner grouped CV "
+                      "for the uncertainty calibration")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from regenome.surrogates.base import SurrogateSpec
-from regenome.surrogates.composition import (element_range, feature_names, formula_model, formula_training_set,
-                                             prepare_formulas)
+from regenome.surrogates.composition import FORMULA_INPUT, GROUPED_VALIDATION, formula_model, formula_training_set
 
 DATA_FILE = "magnets/experimental_curie_temperature.csv"
 
@@ -34,18 +33,13 @@ SPEC = SurrogateSpec(
     description="Curie temperature of an inorganic compound from its formula: composition features "
                 "(element-property statistics, stoichiometry, 4f physics, element fractions) and extremely "
                 "randomized trees on sqrt(Tc), with a calibrated one-sigma uncertainty.",
-    inputs={"formula": "chemical formula"},
     outputs={"Tc_K": "K"},
     source="MaMMoS-project/ML-models (MIT) @791e0b5, compound-to-tc/compound-to-experimental-tc/"
            "preprocessed_data/Experimental_Tc.csv, compiled from literature databases",
     load_training_set=load_training_set,
     make_estimator=make_estimator,
-    prepare_inputs=prepare_formulas,
-    feature_names=feature_names,
-    training_range=element_range,
-    validation="{n_splits}-fold GroupKFold grouped by normalized composition, shuffled with seed {seed}; "
-               "metrics on out-of-fold predictions; each fold's model runs its own inner grouped CV "
-               "for the uncertainty calibration",
+    **FORMULA_INPUT,
+    validation=GROUPED_VALIDATION,
     anchors=[
         {"name": "MaMMoS LightGBM, 200-d element embeddings", "split": "random 80/20", "subset": "rare_earth",
          "output": "Tc_K", "R2": 0.930, "MAE": 40.0},

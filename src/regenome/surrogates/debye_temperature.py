@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from regenome.surrogates.base import SurrogateSpec, TrainingSet
-from regenome.surrogates.composition import (element_range, feature_names, formula_model, load_formula_table,
-                                             prepare_formulas, reduced_formula_groups, subsample)
+from regenome.surrogates.composition import (FORMULA_INPUT, formula_model, load_formula_table, reduced_formula_groups,
+                                             subsample)
 
 BRGOCH_FILE = "phosphors/debye_temperature_brgoch.csv"
 AFLOW_FILE = "phosphors/debye_temperature_aflow.csv"
@@ -96,7 +96,6 @@ SPEC = SurrogateSpec(
                 "(element-property statistics, stoichiometry, element fractions) and gradient-boosted trees, "
                 "with a calibrated one-sigma uncertainty. Trained on DFT "
                 "(elastic-constant / AEL-AGL) Debye temperatures, not measured ones.",
-    inputs={"formula": "chemical formula"},
     outputs={"debye_K": "K"},
     source="Brgoch set: BrgochGroup/Debye_Model @e996aea, training set of Zhuo, Mansouri Tehrani, Oliynyk, "
            "Duke, Brgoch, Nat. Commun. 9, 4377 (2018), no licence file (cited); plus "
@@ -104,9 +103,7 @@ SPEC = SurrogateSpec(
            "anthony-wang/CrabNet (MIT) @457b4d4",
     load_training_set=load_training_set,
     make_estimator=make_estimator,
-    prepare_inputs=prepare_formulas,
-    feature_names=feature_names,
-    training_range=element_range,
+    **FORMULA_INPUT,
     validation="{n_splits}-fold GroupKFold grouped by normalized composition (over both sets), shuffled with "
                "seed {seed}; metrics on out-of-fold predictions; subsets brgoch/aflow are the rows each "
                "set contributed (a composition in both carries the Brgoch value)",

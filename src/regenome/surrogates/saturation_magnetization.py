@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from regenome.surrogates.base import SurrogateSpec
-from regenome.surrogates.composition import (element_range, feature_names, formula_model, formula_training_set,
-                                             prepare_formulas)
+from regenome.surrogates.composition import FORMULA_INPUT, formula_model, formula_training_set
 
 DATA_FILE = "magnets/experimental_saturation_magnetization.csv"
 
@@ -32,14 +31,11 @@ SPEC = SurrogateSpec(
     description="Saturation magnetization of an inorganic compound from its formula (log-space gradient-"
                 "boosted trees on composition features, calibrated one-sigma). For ferrimagnets the "
                 "training values are the collinear, uncompensated moment, so predictions are too.",
-    inputs={"formula": "chemical formula"},
     outputs={"Ms_A_m": "A/m"},
     source="MaMMoS-project/ML-models (MIT) @791e0b5, compound-to-ms/.../Experimental_Ms_all.csv",
     load_training_set=load_training_set,
     make_estimator=make_estimator,
-    prepare_inputs=prepare_formulas,
-    feature_names=feature_names,
-    training_range=element_range,
+    **FORMULA_INPUT,
     validation="{n_splits}-fold GroupKFold grouped by normalized composition, shuffled with seed {seed}; "
                "metrics on out-of-fold predictions",
     anchors=[
