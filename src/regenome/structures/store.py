@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -294,6 +295,10 @@ def _append_rows(ds: h5py.Dataset, values: np.ndarray) -> None:
     ds[start:] = values
 
 
+#: Pauses (s) between the attempts of a reader to open a file that is being written.
+_READ_RETRY_S = (0.05, 0.2)
+
+
 class StructureSet:
     """An open HDF5 structure set (see the module docstring for the file layout).
 
@@ -427,6 +432,18 @@ class StructureSet:
             raise StructureSetError(f"{path}: no such file")
         if not path.is_file():
             raise StructureSetError(f"{path}: not a regular file")
+        if mode == "r":
+            # A reader may open a file while its writer flushes a chunk (no SWMR): HDF5 can then see a
+            # half-written block for a moment. Try again briefly before calling the file unreadable.
+            for wait in _READ_RETRY_S:
+                try:
+                    return cls._open(path, mode)
+                except StructureSetError:
+                    time.sleep(wait)
+        return cls._open(path, mode)
+
+    @classmethod
+    def _open(cls, path: Path, mode: Literal["r", "a"]) -> StructureSet:
         try:
             f = h5py.File(path, "r", locking=False) if mode == "r" else h5py.File(path, "r+")
         except OSError as exc:
