@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 
 import h5py
 import pytest
 
-from conftest import DEMO
-
-EXE = [sys.executable, "-m", "regenome.cli"]
-
+from conftest import DEMO, run_cli
 
 def run(*args, cwd=None):
-    return subprocess.run([*EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return run_cli(*args, cwd=cwd, timeout=600)
 
 
 @pytest.fixture(scope="module")

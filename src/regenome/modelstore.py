@@ -90,16 +90,10 @@ def models_dir() -> Path:
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of the packages that touch a model's numbers."""
-    from importlib.metadata import PackageNotFoundError, version
+    """Versions of regenome and the packages that touch a model's numbers (recorded on its card)."""
+    from regenome.environment import package_versions as versions
 
-    out = {}
-    for pkg in ("regenome", "numpy", "scipy", "scikit-learn", "skops"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
+    return versions(("numpy", "scipy", "scikit-learn", "skops"))
 
 
 def read_card(folder: Path) -> ModelCard:

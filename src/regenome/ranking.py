@@ -48,12 +48,6 @@ def probability_meets_targets(draws: Mapping[str, np.ndarray], fixed: Mapping[st
     return joint.mean(axis=1)
 
 
-def _oriented(columns: Mapping[str, np.ndarray], objectives: list[tuple[str, str]]) -> np.ndarray:
-    """Objective matrix (n, m) where larger is better in every column."""
-    return np.stack([np.asarray(columns[name], dtype=float) * (1.0 if sense == "max" else -1.0)
-                     for name, sense in objectives], axis=1)
-
-
 def non_dominated(points: np.ndarray) -> np.ndarray:
     """Boolean mask of the points no other point dominates (larger is better everywhere)."""
     n = len(points)
@@ -74,7 +68,8 @@ def oriented_objectives(columns: Mapping[str, np.ndarray], objectives: list[tupl
     n = len(next(iter(columns.values())))
     if not objectives:
         return np.zeros((n, 0))
-    return _oriented(columns, objectives)
+    return np.stack([np.asarray(columns[name], dtype=float) * (1.0 if sense == "max" else -1.0)
+                     for name, sense in objectives], axis=1)
 
 
 def update_front(front_points: np.ndarray, front_rows: np.ndarray, points: np.ndarray,

@@ -258,14 +258,12 @@ def _check_constraints_meetable(spec: NdFeBBatch) -> None:
 
 def _levels(spec: Sublattice, elements: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Integer lower/upper grid levels per element (elements absent from the spec are fixed at 0)."""
-    units = spec.units()
     lo = np.zeros(len(elements), dtype=np.int64)
     hi = np.zeros(len(elements), dtype=np.int64)
     for i, e in enumerate(elements):
         if e in spec.bounds:
             b_lo, b_hi = spec.bounds[e]
-            lo[i] = math.ceil(b_lo * units - 1e-9)
-            hi[i] = math.floor(b_hi * units + 1e-9)
+            lo[i], hi[i] = _grid_level(b_lo, spec.step, up=True), _grid_level(b_hi, spec.step, up=False)
     return lo, hi
 
 
