@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 
-from regenome.surrogates.base import SurrogateSpec, TrainingSet
+from regenome.surrogates.base import ExtraFile, SurrogateSpec, TrainingSet
 from regenome.surrogates.composition import FORMULA_INPUT, GROUPED_VALIDATION, formula_model, formula_training_set
 
 DATA_FILE = "phosphors/experimental_band_gap.csv"
@@ -27,7 +27,6 @@ DFT_FILE = "phosphors/dft_band_gap_materials_project.csv"
 DFT_FEATURES = ("dft_gap_min_eV", "dft_gap_median_eV", "dft_gap_max_eV", "dft_n_entries")
 _HASH_SEED = 20261128
 _TABLES: dict[str, "DFTGapTable"] = {}  # data file path -> table (built once per process)
-_LOADED: dict[str, "DFTGapTable"] = {}  # the table of the last load_training_set, for make_estimator
 
 
 def composition_keys(fractions: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -142,20 +141,27 @@ def dft_table(data_dir: Path) -> DFTGapTable:
 
 
 def load_training_set(data_dir: Path, quick: bool) -> TrainingSet:
-    """The experimental gaps (zeros kept: metals) and, for :func:`make_estimator`, the DFT lookup."""
+    """The experimental gaps (zeros kept: metals); ``context["dft_table"]`` holds the DFT lookup."""
     ts = formula_training_set(data_dir, DATA_FILE, "gap expt", quick, formula_col="composition", positive=False)
     table = dft_table(data_dir)
-    _LOADED["table"] = table
     matched = float(np.mean(table.features(ts.X)[:, 3] > 0))
     ts.filtering += (f"; DFT prior: PBE gaps of the same normalized composition from {DFT_FILE} "
-                     f"({len(table.keys)} compositions; {table.source}), found for {matched:.0%} of the rows")
+                     f"({len(table.keys)} compositions), found for {matched:.0%} of the rows")
+    ts.context["dft_table"] = table
+    with open(Path(data_dir) / DFT_FILE, "rb") as handle:
+        rows_in_file = sum(1 for _ in handle) - 1
+    ts.extra_files.append(ExtraFile(
+        file=DFT_FILE, rows_in_file=rows_in_file, rows_used=int(table.stats[:, 3].sum()),
+        source="CrabNet copy of matbench_mp_gap (anthony-wang/CrabNet, MIT): Materials Project PBE gaps",
+        filtering="rows with unparseable formulas or negative gaps dropped; min/median/max gap per "
+                  "normalized composition kept as a lookup inside the model"))
     return ts
 
 
-def make_estimator(seed: int, quick: bool):
+def make_estimator(seed: int, quick: bool, context: dict | None = None):
     """Extremely randomized trees on sqrt(gap) over composition features, element fractions and DFT gaps.
 
-    The DFT lookup comes from the last :func:`load_training_set` call (or ``$REGENOME_DATA``).
+    The DFT lookup comes from ``context`` (built by :func:`load_training_set`) or ``$REGENOME_DATA``.
     Grouped 5-fold CV of the mean model (100 trees, max_features 0.35 unless noted): MAE 0.404 eV on
     the raw gap, 0.368 on sqrt(gap), 0.283 with the DFT features, 0.280 with max_features 0.5
     (0.368 without the DFT features; gradient boosting with them: 0.295).
@@ -164,10 +170,11 @@ def make_estimator(seed: int, quick: bool):
 
     from regenome.features.composition import CompositionFeaturizer
 
-    table = _LOADED.get("table")
+    table = (context or {}).get("dft_table")
     if table is None:
         if not os.environ.get("REGENOME_DATA"):
-            raise ValueError("band-gap: load the training set first (it builds the DFT lookup) or set REGENOME_DATA")
+            raise ValueError("band-gap: pass the context of load_training_set (it holds the DFT lookup) "
+                             "or set REGENOME_DATA")
         table = dft_table(Path(os.environ["REGENOME_DATA"]))
     mean = ExtraTreesRegressor(n_estimators=20 if quick else 100, max_features=0.5, min_samples_leaf=1,
                                random_state=seed)

@@ -29,6 +29,19 @@ class TrainingSet:
     rows_in_file: int
     filtering: str
     subsets: dict[str, np.ndarray] = field(default_factory=dict)  # name -> boolean mask
+    extra_files: list[ExtraFile] = field(default_factory=list)  # further files the set was built from
+    context: dict = field(default_factory=dict)  # objects built from the data that make_estimator needs
+
+
+@dataclass
+class ExtraFile:
+    """A further reference file a training set reads (recorded with its sha256 on the model card)."""
+
+    file: str  # relative to the reference-data folder
+    rows_in_file: int
+    rows_used: int
+    source: str
+    filtering: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,7 @@ class SurrogateSpec:
     outputs: dict[str, str]
     source: str
     load_training_set: Callable[[Path, bool], TrainingSet]
-    make_estimator: Callable[[int, bool], Any]
+    make_estimator: Callable[[int, bool, dict], Any]  # (seed, quick, TrainingSet.context)
     prepare_inputs: Callable[[Any, pd.DataFrame], tuple[np.ndarray, list[str]]]
     feature_names: Callable[[Any], list[str]]
     training_range: Callable[[Any], dict]
@@ -51,3 +64,9 @@ class SurrogateSpec:
     targets: dict[str, dict[str, float]] = field(default_factory=dict)  # subset/output -> metric -> bound
     n_splits: int = 5
     check_predictions: Callable[[Any, np.ndarray, np.ndarray], list[str]] | None = None  # (est, X, mean) -> errors
+    # metrics also reported in other units: name -> (output it derives from, unit, function of values in the
+    # output's units), e.g. {"emission_eV": ("emission_nm", "eV", nm_to_ev)}; the card gets "<subset>/<name>"
+    derived_outputs: dict[str, tuple[str, str, Callable[[np.ndarray], np.ndarray]]] = field(default_factory=dict)
+    # also score a predictor of the training folds' mean target (per subset, same grouped folds): card keys
+    # "<subset> (mean predictor)/<output>"
+    mean_baseline: bool = False

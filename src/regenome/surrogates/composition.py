@@ -136,7 +136,8 @@ def subsample(ts: TrainingSet, n: int, seed: int) -> TrainingSet:
     return TrainingSet(X=ts.X[idx], Y=ts.Y[idx], groups=None if ts.groups is None else ts.groups[idx],
                        frame=ts.frame.iloc[idx].reset_index(drop=True), file=ts.file,
                        rows_in_file=ts.rows_in_file, filtering=ts.filtering + f"; random subset of {n} rows",
-                       subsets={k: v[idx] for k, v in ts.subsets.items()})
+                       subsets={k: v[idx] for k, v in ts.subsets.items()}, extra_files=ts.extra_files,
+                       context=ts.context)
 
 
 def prepare_formulas(estimator, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:

@@ -14,7 +14,7 @@ def load_training_set(data_dir: Path, quick: bool):
     return formula_training_set(data_dir, DATA_FILE, "Tc_K", quick)
 
 
-def make_estimator(seed: int, quick: bool):
+def make_estimator(seed: int, quick: bool, context: dict | None = None):
     """Extremely randomized trees on sqrt(Tc) over composition features and all element fractions.
 
     Fully grown trees (min_samples_leaf=1) keep the fine structure of substitution series;

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regenome.surrogates.base import SurrogateSpec, TrainingSet
+from regenome.surrogates.base import ExtraFile, SurrogateSpec, TrainingSet
 from regenome.surrogates.composition import (FORMULA_INPUT, formula_model, load_formula_table, reduced_formula_groups,
                                              subsample)
 
@@ -45,14 +45,18 @@ def load_training_set(data_dir: Path, quick: bool) -> TrainingSet:
     n_both = int((in_brgoch & in_aflow).sum())
     frac_kept = fractions[keep]
     frame = pd.DataFrame({"formula": names[keep], "brgoch": in_brgoch, "aflow": in_aflow})
-    filtering = (f"two files, rows counted over both: {BRGOCH_FILE} ({brgoch.rows_in_file} rows): "
-                 f"{brgoch.filtering}; {AFLOW_FILE} ({aflow.rows_in_file} rows; sha256 not recorded on the card; "
-                 f"its split column ignored): {aflow.filtering}; {n_both} compositions in both sets kept once "
-                 f"with the Brgoch value")
+    filtering = (f"{brgoch.filtering}; joined with {AFLOW_FILE} (next entry; its split column ignored): "
+                 f"{n_both} compositions in both sets kept once with the Brgoch value; rows_used counts "
+                 "the rows of the joined set")
+    aflow_only = in_aflow & ~in_brgoch
     ts = TrainingSet(X=frac_kept, Y=merged[:, None], groups=uniq.copy(), frame=frame, file=BRGOCH_FILE,
-                     rows_in_file=brgoch.rows_in_file + aflow.rows_in_file, filtering=filtering,
+                     rows_in_file=brgoch.rows_in_file, filtering=filtering,
                      subsets={"all": np.ones(len(keep), bool), "brgoch": in_brgoch, "aflow": in_aflow,
-                              "oxide": (frac_kept[:, _index("O")] > 0)})
+                              "oxide": (frac_kept[:, _index("O")] > 0)},
+                     extra_files=[ExtraFile(file=AFLOW_FILE, rows_in_file=aflow.rows_in_file,
+                                            rows_used=int(aflow_only.sum()), source=AFLOW_SOURCE,
+                                            filtering=aflow.filtering + "; compositions also in the Brgoch set "
+                                                      "take the Brgoch value")])
     return subsample(ts, 1500, 0) if quick else ts
 
 
@@ -68,7 +72,7 @@ def _index(symbol: str) -> int:
     return list(ELEMENTS).index(symbol)
 
 
-def make_estimator(seed: int, quick: bool):
+def make_estimator(seed: int, quick: bool, context: dict | None = None):
     """Gradient-boosted trees on the untransformed Debye temperature (squared-error loss).
 
     Grouped 5-fold CV on both sets, Brgoch-subset MAE of the mean model: extremely randomized trees
@@ -88,6 +92,8 @@ def not_positive(estimator, X, mean) -> list[str]:
     return ["predicted Debye temperature is not positive (outside the model's reach); no prediction"
             if not m > 0 else "" for m in np.asarray(mean)[:, 0]]
 
+
+AFLOW_SOURCE = "AFLOW AEL-AGL Debye temperatures via anthony-wang/CrabNet (MIT) @457b4d4"
 
 SPEC = SurrogateSpec(
     name="debye-temperature",

@@ -14,7 +14,7 @@ def load_training_set(data_dir: Path, quick: bool):
     return formula_training_set(data_dir, DATA_FILE, "Ms_A_m", quick)
 
 
-def make_estimator(seed: int, quick: bool):
+def make_estimator(seed: int, quick: bool, context: dict | None = None):
     """Gradient-boosted trees on log(Ms) with an absolute-error loss (robust to the outliers of the set)."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 

@@ -139,7 +139,7 @@ def load_training_set(data_dir: Path, quick: bool) -> TrainingSet:
     return ts
 
 
-def make_estimator(seed: int, quick: bool) -> SingleGrainRegressor:
+def make_estimator(seed: int, quick: bool, context: dict | None = None) -> SingleGrainRegressor:
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.neighbors import KNeighborsRegressor
 

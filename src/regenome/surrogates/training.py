@@ -59,12 +59,46 @@ def cross_validate(spec: SurrogateSpec, ts: TrainingSet, estimator, seed: int):
     return mean, std, None
 
 
-def subset_metrics(spec: SurrogateSpec, ts: TrainingSet, mean: np.ndarray, std: np.ndarray) -> dict:
+def subset_metrics(spec: SurrogateSpec, ts: TrainingSet, mean: np.ndarray, std: np.ndarray,
+                   label: str = "{subset}") -> dict:
+    """Metrics per subset (of 10 rows or more) and output, then per subset and derived output.
+
+    Keys are ``label.format(subset=...) + "/" + output``. A derived output (``spec.derived_outputs``)
+    is scored on ``fn`` of the reference and predicted values, with the one-sigma width mapped through
+    ``fn`` as ``|fn(mean + std) - fn(mean - std)| / 2``.
+    """
     out = {}
     for j, output in enumerate(spec.outputs):
         for subset, mask in ts.subsets.items():
             if mask.sum() >= 10:
-                out[f"{subset}/{output}"] = regression_metrics(ts.Y[mask, j], mean[mask, j], std[mask, j])
+                out[f"{label.format(subset=subset)}/{output}"] = regression_metrics(ts.Y[mask, j], mean[mask, j],
+                                                                                   std[mask, j])
+    for name, (source, _unit, fn) in spec.derived_outputs.items():
+        j = list(spec.outputs).index(source)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y, m = fn(ts.Y[:, j]), fn(mean[:, j])
+            s = np.abs(fn(mean[:, j] + std[:, j]) - fn(mean[:, j] - std[:, j])) / 2.0
+        for subset, mask in ts.subsets.items():
+            if mask.sum() >= 10:
+                out[f"{label.format(subset=subset)}/{name}"] = regression_metrics(y[mask], m[mask], s[mask])
+    return out
+
+
+def mean_baseline(spec: SurrogateSpec, ts: TrainingSet, seed: int) -> dict:
+    """Metrics of predicting, per subset, the mean (+- standard deviation) of the training folds' rows of
+    that subset, on the same grouped folds as the model: keys ``"<subset> (mean predictor)/<output>"``."""
+    folds = list(grouped_folds(spec.n_splits, ts.groups, seed).split(ts.X, ts.Y, ts.groups))
+    out = {}
+    for subset, mask in ts.subsets.items():
+        mean = np.full_like(ts.Y, np.nan, dtype=float)
+        std = np.full_like(ts.Y, np.nan, dtype=float)
+        for train, test in folds:
+            rows = train[mask[train]]
+            rows = rows if len(rows) else train
+            mean[test], std[test] = ts.Y[rows].mean(axis=0), ts.Y[rows].std(axis=0)
+        part = TrainingSet(X=ts.X, Y=ts.Y, groups=ts.groups, frame=ts.frame, file=ts.file,
+                           rows_in_file=ts.rows_in_file, filtering=ts.filtering, subsets={subset: mask})
+        out.update(subset_metrics(spec, part, mean, std, label="{subset} (mean predictor)"))
     return out
 
 
@@ -76,11 +110,13 @@ def train_surrogate(name: str, data_dir: Path, out_dir: Path, seed: int = 0, qui
     """
     spec = get_spec(name)
     ts = spec.load_training_set(Path(data_dir), quick)
-    estimator = spec.make_estimator(seed, quick)
+    estimator = spec.make_estimator(seed, quick, ts.context)
     oof = None
     if cross_validation:
         oof_mean, oof_std, oof = cross_validate(spec, ts, estimator, seed)
         metrics = subset_metrics(spec, ts, oof_mean, oof_std)
+        if spec.mean_baseline:
+            metrics.update(mean_baseline(spec, ts, seed))
     else:
         oof_mean = oof_std = np.full_like(ts.Y, np.nan, dtype=float)
         metrics = {}
@@ -91,7 +127,9 @@ def train_surrogate(name: str, data_dir: Path, out_dir: Path, seed: int = 0, qui
         name=spec.name, version=spec.version + ("-quick" if quick else ""), description=spec.description,
         inputs=spec.inputs, outputs=spec.outputs,
         training_data=[TrainingData(file=ts.file, sha256=sha256_file(data_file), rows_in_file=ts.rows_in_file,
-                                    rows_used=len(ts.Y), source=spec.source, filtering=ts.filtering)],
+                                    rows_used=len(ts.Y), source=spec.source, filtering=ts.filtering)]
+        + [TrainingData(file=f.file, sha256=sha256_file(Path(data_dir) / f.file), rows_in_file=f.rows_in_file,
+                        rows_used=f.rows_used, source=f.source, filtering=f.filtering) for f in ts.extra_files],
         features=list(spec.feature_names(final)), training_range=spec.training_range(final),
         estimator=type(final).__name__, hyperparameters=_params(estimator),
         validation=spec.validation.format(n_splits=spec.n_splits, seed=seed) if cross_validation else "none",
