@@ -18,7 +18,8 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["write_report"]
+__all__ = ["ReportContent", "write_report"]
 
 #: 1 kOe expressed in kA/m.
 KA_M_PER_KOE = 79.577
@@ -368,12 +369,13 @@ def _figure(img: str, caption: str) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def _describe_targets(targets: Mapping[str, Mapping[str, Any]]) -> str:
+def _describe_targets(targets: Mapping[str, Mapping[str, Any]],
+                      quantities: Mapping[str, tuple[str, str]]) -> str:
     if not targets:
         return "<p>No targets were set.</p>"
     items = []
     for key, spec in targets.items():
-        label, unit = _QUANTITIES.get(key, (_esc(key), ""))
+        label, unit = quantities.get(key, (_esc(key), ""))
         parts = []
         for bound, value in _target_bounds(targets, key):
             text = f"{'at least' if bound == 'min' else 'at most'} {value:g} {unit}".rstrip()
@@ -389,14 +391,14 @@ def _describe_targets(targets: Mapping[str, Mapping[str, Any]]) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def _describe_objectives(objectives: Iterable[str]) -> str:
+def _describe_objectives(objectives: Iterable[str], quantities: Mapping[str, tuple[str, str]]) -> str:
     objectives = list(objectives)
     if not objectives:
         return "<p>No ranking objectives were given.</p>"
     items = []
     for obj in objectives:
         text = str(obj)
-        known = [label for key, (label, _) in _QUANTITIES.items() if key in text]
+        known = [label for key, (label, _) in quantities.items() if key in text]
         lowered = text.lower()
         verb = ""
         if lowered.startswith(("max", "+")):
@@ -489,28 +491,33 @@ def _shortlist_table(df: pd.DataFrame, n_show: int) -> str:
     )
 
 
-def _structure_card(cid: str, info: Mapping[str, Any], row: Mapping[str, Any] | None) -> str:
+def _ndfeb_card_body(row: Mapping[str, Any]) -> str:
+    cell = _property_cells(row)
+    return (
+        f'<div class="formula">{_esc(row["formula"])}</div>'
+        f'<div class="muted">process: {_esc(row["process"])} · rank {_esc(row["rank"])}'
+        f'</div><div class="muted">{_composition_text(row)}</div>'
+        "<table><tbody>"
+        f"<tr><td>B<sub>r</sub></td><td class=num>{cell['Br']} T</td></tr>"
+        f"<tr><td>H<sub>cj</sub></td><td class=num>{cell['Hcj']} kA/m"
+        f"<small>{cell['Hcj_kOe']} kOe</small></td></tr>"
+        f"<tr><td>(BH)<sub>max</sub></td><td class=num>{cell['BH']} kJ/m³"
+        f"<small>{cell['BH_MGOe']} MGOe</small></td></tr>"
+        f"<tr><td>T<sub>c</sub></td><td class=num>{cell['Tc']} K</td></tr>"
+        f"<tr><td>comprehensive index</td><td class=num>{cell['CI']}</td></tr>"
+        f"<tr><td>raw-material cost</td><td class=num>{cell['cost']} USD/kg</td></tr>"
+        f"<tr><td>P(meets targets)</td><td class=num>{cell['p']}</td></tr>"
+        f"<tr><td>meets targets · Pareto rank</td><td class=num>{cell['meets']} · "
+        f"{cell['pareto']}</td></tr>"
+        "</tbody></table>"
+    )
+
+
+def _structure_card(cid: str, info: Mapping[str, Any], row: Mapping[str, Any] | None,
+                    content: ReportContent) -> str:
     parts = [f'<div class="card" id="card-{_esc(cid)}"><h3><code>{_esc(cid)}</code></h3>']
     if row is not None:
-        cell = _property_cells(row)
-        parts.append(
-            f'<div class="formula">{_esc(row["formula"])}</div>'
-            f'<div class="muted">process: {_esc(row["process"])} · rank {_esc(row["rank"])}'
-            f'</div><div class="muted">{_composition_text(row)}</div>'
-            "<table><tbody>"
-            f"<tr><td>B<sub>r</sub></td><td class=num>{cell['Br']} T</td></tr>"
-            f"<tr><td>H<sub>cj</sub></td><td class=num>{cell['Hcj']} kA/m"
-            f"<small>{cell['Hcj_kOe']} kOe</small></td></tr>"
-            f"<tr><td>(BH)<sub>max</sub></td><td class=num>{cell['BH']} kJ/m³"
-            f"<small>{cell['BH_MGOe']} MGOe</small></td></tr>"
-            f"<tr><td>T<sub>c</sub></td><td class=num>{cell['Tc']} K</td></tr>"
-            f"<tr><td>comprehensive index</td><td class=num>{cell['CI']}</td></tr>"
-            f"<tr><td>raw-material cost</td><td class=num>{cell['cost']} USD/kg</td></tr>"
-            f"<tr><td>P(meets targets)</td><td class=num>{cell['p']}</td></tr>"
-            f"<tr><td>meets targets · Pareto rank</td><td class=num>{cell['meets']} · "
-            f"{cell['pareto']}</td></tr>"
-            "</tbody></table>"
-        )
+        parts.append(content.card_body(row))
     else:
         parts.append('<p class="muted">Not in the ranked table.</p>')
     abc = info.get("lattice_abc_A")
@@ -573,6 +580,51 @@ def _timings_table(timings: Mapping[str, float]) -> str:
     )
 
 
+# --------------------------------------------------------------------------- family content
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """What a family puts in the report: its columns, shortlist, plots and candidate cards.
+
+    ``shortlist_table(ranked, n_show)`` and ``card_body(row)`` return HTML; ``plots(ranked,
+    targets, n_show)`` returns ``(img_tag, caption_html)`` pairs; ``quantities`` maps a column
+    to its (label HTML, unit) for the objectives and targets.
+    """
+
+    required_columns: tuple[str, ...]
+    shortlist_note: str
+    shortlist_table: Callable[[pd.DataFrame, int], str]
+    plots: Callable[[pd.DataFrame, Mapping, int], list[tuple[str, str]]]
+    card_body: Callable[[Mapping[str, Any]], str]
+    quantities: Mapping[str, tuple[str, str]]
+
+
+def _ndfeb_plots(ranked: pd.DataFrame, targets: Mapping, n_show: int) -> list[tuple[str, str]]:
+    n, shown = len(ranked), min(n_show, len(ranked))
+    return [
+        (_plot_pareto(ranked, targets),
+         f"(BH)<sub>max</sub> against H<sub>cj</sub> for all {n:,} ranked candidates, coloured by "
+         "Ce+La fraction. Circled and connected: the Pareto front of the whole batch over the ranking "
+         "objectives (rank 1). Dashed: targets."),
+        (_plot_composition(ranked, targets, n_show),
+         f"Grey: all ranked candidates; blue: the top {shown:,} with ±1σ error bars."),
+        (_plot_cost(ranked, targets, n_show),
+         f"Raw-material cost against comprehensive index; the top {shown:,} are circled."),
+    ]
+
+
+NDFEB_CONTENT = ReportContent(
+    required_columns=REQUIRED_COLUMNS,
+    shortlist_note="Predicted values are mean ± one standard deviation of the surrogate models; CI is the "
+                   "dimensionless comprehensive index; 1 kOe = 79.577 kA/m, 1 MGOe = 7.9577 kJ/m³.",
+    shortlist_table=_shortlist_table,
+    plots=_ndfeb_plots,
+    card_body=_ndfeb_card_body,
+    quantities=_QUANTITIES,
+)
+
+
 def _stat(value: str, label: str) -> str:
     return f'<div class="stat"><b>{value}</b><span>{label}</span></div>'
 
@@ -592,6 +644,7 @@ def _render(
     objectives: list[str],
     timings: Mapping[str, float] | None,
     n_show: int,
+    content: ReportContent,
 ) -> str:
     n = len(ranked)
     title = f"regenome screening report — {batch_name}"
@@ -626,8 +679,8 @@ def _render(
     out.append(f'<div class="stats">{"".join(stats)}</div>')
 
     out.append('<h2 id="goals">Objectives and targets</h2>')
-    out.append("<h3>Ranking objectives</h3>" + _describe_objectives(objectives))
-    out.append("<h3>Targets</h3>" + _describe_targets(targets))
+    out.append("<h3>Ranking objectives</h3>" + _describe_objectives(objectives, content.quantities))
+    out.append("<h3>Targets</h3>" + _describe_targets(targets, content.quantities))
 
     out.append('<h2 id="funnel">Screening funnel</h2>')
     if counts:
@@ -646,27 +699,12 @@ def _render(
         )
     else:
         shown = min(n_show, n)
-        out.append(
-            f"<p>The best {shown:,} of {n:,} ranked candidates (best first). Predicted values "
-            "are mean ± one standard deviation of the surrogate models; CI is the dimensionless "
-            "comprehensive index; 1 kOe = 79.577 kA/m, 1 MGOe = 7.9577 kJ/m³.</p>"
-        )
-        out.append(_shortlist_table(ranked, n_show))
+        out.append(f"<p>The best {shown:,} of {n:,} ranked candidates (best first). "
+                   + content.shortlist_note + "</p>")
+        out.append(content.shortlist_table(ranked, n_show))
 
         out.append('<h2 id="plots">Plots</h2>')
-        captions = (
-            f"(BH)<sub>max</sub> against H<sub>cj</sub> for all {n:,} ranked candidates, "
-            "coloured by Ce+La fraction. Circled and connected: the Pareto front of the whole batch over the ranking objectives (rank 1). "
-            "Dashed: targets.",
-            f"Grey: all ranked candidates; blue: the top {shown:,} with ±1σ error bars.",
-            f"Raw-material cost against comprehensive index; the top {shown:,} are circled.",
-        )
-        images = (
-            _plot_pareto(ranked, targets),
-            _plot_composition(ranked, targets, n_show),
-            _plot_cost(ranked, targets, n_show),
-        )
-        out.extend(_figure(img, cap) for img, cap in zip(images, captions, strict=True))
+        out.extend(_figure(img, cap) for img, cap in content.plots(ranked, targets, n_show))
 
     out.append('<h2 id="structures">Top candidates</h2>')
     if top_structures:
@@ -677,7 +715,7 @@ def _render(
             ]
             by_id = {str(r["candidate_id"]): r for r in wanted.to_dict("records")}
         cards = "".join(
-            _structure_card(str(cid), info, by_id.get(str(cid)))
+            _structure_card(str(cid), info, by_id.get(str(cid)), content)
             for cid, info in top_structures.items()
         )
         out.append(f'<div class="cards">{cards}</div>')
@@ -709,6 +747,7 @@ def write_report(
     objectives: list[str],
     timings: dict[str, float] | None = None,
     n_show: int = 20,
+    content: ReportContent | None = None,
 ) -> Path:
     """Write a self-contained HTML report of a finished screening run.
 
@@ -745,6 +784,9 @@ def write_report(
         Wall time of each stage in seconds.
     n_show : int, default 20
         Number of ranked rows shown in the shortlist table and highlighted in the plots.
+    content : ReportContent, optional
+        The family's columns, shortlist, plots and candidate cards (default: Nd-Fe-B, whose
+        columns are :data:`REQUIRED_COLUMNS`).
 
     Returns
     -------
@@ -760,12 +802,13 @@ def write_report(
         raise ValueError(
             f"The 'n_show' parameter of write_report must be a non-negative int; got {n_show!r}."
         )
+    content = content or NDFEB_CONTENT
     if len(ranked):
-        missing = [c for c in REQUIRED_COLUMNS if c not in ranked.columns]
+        missing = [c for c in content.required_columns if c not in ranked.columns]
         if missing:
             raise ValueError(
                 "The 'ranked' parameter of write_report must have the columns "
-                f"{list(REQUIRED_COLUMNS)}; missing {missing}."
+                f"{list(content.required_columns)}; missing {missing}."
             )
     document = _render(
         batch_name=batch_name,
@@ -778,6 +821,7 @@ def write_report(
         objectives=objectives,
         timings=timings,
         n_show=n_show,
+        content=content,
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
