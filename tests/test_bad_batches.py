@@ -1,7 +1,7 @@
 """Bad batch files: exit 2, a short message naming file, key and fix, and nothing written.
 
-Every file in tests/bad_batches/ is the demo workflow with one defect (the comment at its top
-says which). Each runs through both ``validate`` and ``screen`` as a user would run them.
+Every file in tests/bad_batches/ is a workflow (the Nd-Fe-B demo, or the phosphor example for
+``phosphor_*``) with one defect (the comment at its top says which; host files in my_hosts/). Each runs through both ``validate`` and ``screen`` as a user would run them.
 """
 
 from __future__ import annotations
@@ -44,6 +44,16 @@ CASES = {
     "nan_constraint": ("constraints.min_ce_la_fraction", "finite"),
     "negative_bound": ("composition.rare_earth.La", "0 <= min"),
     "negative_temperature": ("process.temperature_K", "200"),
+    "phosphor_bad_constraint_element": ("constraints.max_element_wt_frac.Xx", "element symbol"),
+    "phosphor_host_file_disordered": ("hosts.files[0]", "full site occupancies"),
+    "phosphor_host_file_not_a_structure": ("hosts.files[0]", "crystal structure"),
+    "phosphor_magnet_target": ("targets.Hcj_kA_m", "emission_nm"),
+    "phosphor_missing_host_file": ("hosts.files[0]", "relative to the batch file"),
+    "phosphor_no_hosts": ("hosts.include", "name at least one host"),
+    "phosphor_steps_and_step": ("activators.step", "not both"),
+    "phosphor_unknown_activator": ("activators.Ce4+", "Eu2+"),
+    "phosphor_unknown_host": ("hosts.include[3]", "hosts.files"),
+    "phosphor_zero_concentration": ("activators.Eu2+", "0 < min"),
     "reversed_bounds": ("composition.rare_earth.Ce", "min <= max"),
     "single_bound": ("composition.rare_earth.Pr", "[min, max]"),
     "step_not_dividing_one": ("composition.rare_earth.step", "whole number"),

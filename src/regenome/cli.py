@@ -423,6 +423,60 @@ def models_show(name: str = typer.Argument(..., help="Model name.")) -> None:
     _run(go)
 
 
+hosts_app = typer.Typer(no_args_is_help=True, help="The phosphor host library: list hosts, show one, write its CIF.")
+app.add_typer(hosts_app, name="hosts")
+
+
+@hosts_app.command("list")
+def hosts_list() -> None:
+    """One line per library host: name, category, space group or 'composition only', source."""
+    def go():
+        from regenome.structures.hosts import library_table
+
+        for row in library_table():
+            where = "composition only" if row["composition_only"] else f"SG {row['space_group']}, {row['n_sites']} sites"
+            typer.echo(f"{row['name']:<16} {row['category']:<11} {where:<24} {row['source']}")
+    _run(go)
+
+
+@hosts_app.command("show")
+def hosts_show(
+    name: str = typer.Argument(..., help="Library host (reduced formula, e.g. Y3Al5O12) or a structure file."),
+    activator: Optional[str] = typer.Option(None, "--activator", help="Also show the site chosen for it, "
+                                                                      "e.g. Ce3+."),
+    cif: Optional[Path] = typer.Option(None, "--cif", help="Write the host's conventional cell to this CIF file."),
+) -> None:
+    """Cation sites of a host (label, element, charge, coordination, mean bond length) and its CIF."""
+    def go():
+        from regenome.structures.hosts import host_from_file, load_host
+        from regenome.structures.placement import cation_sites, choose_site
+
+        try:
+            host = host_from_file(name) if Path(name).is_file() else load_host(name)
+        except KeyError as exc:
+            _fail(str(exc.args[0]) if exc.args else str(exc))
+        typer.echo(f"{host.formula} ({host.category}); source: {host.source}")
+        if host.structure is None:
+            typer.echo(f"composition only: {host.note}")
+        for site in cation_sites(host):
+            cn = "-" if site["coordination"] is None else site["coordination"]
+            bond = "-" if site["mean_bond_length_A"] is None else f"{site['mean_bond_length_A']:.3f} A"
+            typer.echo(f"  {site['label']:<10} {site['element']}{site['charge']:+d}  CN {cn}  <d> {bond}")
+        if activator:
+            choice = choose_site(host, activator)
+            typer.echo(f"{activator} -> {choice.site} (replaces {choice.replaced}{choice.replaced_charge:+d}, "
+                       f"radius mismatch {100 * choice.radius_mismatch:+.1f} %)"
+                       + (f"; {choice.compensation}" if choice.compensation else ""))
+        if cif is not None:
+            if host.structure is None:
+                _fail(f"{name}: no crystal structure to write (composition-only host); drop --cif")
+            from pymatgen.io.cif import CifWriter
+
+            CifWriter(host.structure).write_file(str(cif))
+            typer.echo(f"wrote {cif}")
+    _run(go)
+
+
 @app.command()
 def train(
     model: str = typer.Argument(..., help="Model to train (see `regenome models list`)."),

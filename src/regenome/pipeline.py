@@ -279,6 +279,8 @@ def _screen(spec: BatchSpec, batch_text: str, out: Path, sha: str, *, batch_path
 
     execution = {"backend": backend, "n_jobs": n_jobs, "chunk_size": chunk_size, "resumed_from_chunk": skip}
     base = _provenance(spec, sha, family, batch_path, started, execution)
+    if hasattr(family, "funnel_notes"):
+        base["left_out"] = family.funnel_notes(spec)
     if part is not None:  # a slice of a job array: `regenome merge` ranks the slices together
         base["execution"].update(part=f"{part[0]}/{part[1]}", chunk_range=[first, last], chunks_in_batch=n_chunks)
         base["counts"] = {"generated": int(generated), "passing_constraints": n_pass, "predicted": n_mine}
@@ -353,7 +355,8 @@ def finish_run(spec: BatchSpec, batch_text: str, out: Path, family, h5_path: Pat
                           ranked=ranked, top_structures=top_structures, provenance=provenance,
                           targets={k: v.model_dump(exclude_none=True) for k, v in spec.targets.items()},
                           objectives=list(spec.ranking.objectives), timings=provenance["timings_s"],
-                          n_show=spec.ranking.top)
+                          n_show=spec.ranking.top,
+                          content=family.report_content() if hasattr(family, "report_content") else None)
     with StructureSet.open(h5_path, mode="a") as store:
         store.set_attrs({"provenance_json": json.dumps(provenance, sort_keys=True)})
     prov_path = out / "provenance.json"
@@ -393,12 +396,18 @@ def write_structures(h5_path: Path, family, spec: BatchSpec, top, progress: Prog
         for i, row in enumerate(rows, start=1):
             if row["candidate_id"] not in existing:
                 built = family.build_structure(row, spec)
+                if built is None:  # e.g. a phosphor host known only by its composition
+                    progress("structures", i, len(rows))
+                    continue
+                existing.add(row["candidate_id"])
                 store.append_structures([row["candidate_id"]], [row["formula"]], [built["recipe_json"]],
                                         built["lattice"][None], [built["numbers"]], [built["frac_coords"]],
                                         [built["site_labels"]])
                 store.flush()  # each structure is durable: a killed run resumes after it
             progress("structures", i, len(rows))
         for row in rows:
+            if row["candidate_id"] not in existing:
+                continue
             record = store.read_structure(row["candidate_id"])
             summaries[row["candidate_id"]] = {
                 "cif": structure_text(record, "cif"),

@@ -198,8 +198,18 @@ def load_batch(path: str | Path, max_candidates: int | None = None) -> BatchSpec
     return parse_batch(text, str(path), max_candidates=max_candidates)
 
 
-def parse_batch(text: str, path: str = "<batch>", max_candidates: int | None = None) -> BatchSpec:
+def _batch_dir(path: str) -> str:
+    """Folder that relative paths in a batch file are relative to (the working folder for text)."""
+    p = Path(path)
+    return str(p.parent.resolve()) if p.is_file() else str(Path.cwd())
+
+
+def parse_batch(text: str, path: str = "<batch>", max_candidates: int | None = None,
+                base_dir: str | None = None) -> BatchSpec:
     """Validate batch-file text (see :func:`load_batch`).
+
+    Relative file paths in the batch (e.g. ``[hosts] files``) are taken relative to ``base_dir``,
+    by default the folder of ``path``.
 
     ``max_candidates`` (from ``--max-candidates``) replaces ``[funnel] max_candidates`` so that a
     big batch runs only when someone raised the limit on purpose.
@@ -225,7 +235,7 @@ def parse_batch(text: str, path: str = "<batch>", max_candidates: int | None = N
         if max_candidates is not None:
             funnel = data.get("funnel")
             data["funnel"] = {**(funnel if isinstance(funnel, dict) else {}), "max_candidates": max_candidates}
-        return model.model_validate(data)
+        return model.model_validate(data, context={"batch_dir": base_dir or _batch_dir(path)})
     except ValidationError as exc:
         raise _to_spec_error(exc, model, text, path) from None
     except _FieldError as exc:

@@ -12,7 +12,7 @@ import importlib
 from functools import lru_cache
 from importlib.metadata import entry_points
 
-_BUILTIN = {"ndfeb": "regenome.families.ndfeb:NdFeBFamily"}
+_BUILTIN = {"ndfeb": "regenome.families.ndfeb:NdFeBFamily", "phosphor": "regenome.families.phosphor:PhosphorFamily"}
 
 
 @lru_cache(maxsize=1)

@@ -13,10 +13,13 @@ from regenome.errors import InputDataError
 
 _REGISTRY = {
     "band-gap": "regenome.surrogates.band_gap",
+    "centroid-shift": "regenome.surrogates.centroid_shift",
     "curie-temperature": "regenome.surrogates.curie_temperature",
     "debye-temperature": "regenome.surrogates.debye_temperature",
+    "emission": "regenome.surrogates.emission",
     "saturation-magnetization": "regenome.surrogates.saturation_magnetization",
     "single-grain": "regenome.surrogates.single_grain",
+    "thermal-quenching": "regenome.surrogates.thermal_quenching",
 }
 
 
