@@ -423,6 +423,30 @@ def models_show(name: str = typer.Argument(..., help="Model name.")) -> None:
     _run(go)
 
 
+@app.command()
+def shortlist(
+    run_dir: Path = typer.Argument(..., help="A finished run folder (regenome screen --out DIR)."),
+    n: int = typer.Option(12, "--n", min=1, max=1000, help="Candidates to pick."),
+    out: Path = typer.Option(..., "--out", help="Shortlist CSV to write; the synthesis page goes beside it (.html)."),
+    strategy: str = typer.Option("balanced", "--strategy",
+                                 help="balanced, performance, probability or diverse (weights of the objective "
+                                      "score, the probability of meeting the targets and the spread)."),
+    budget: Optional[float] = typer.Option(None, "--budget", min=0.0,
+                                           help="Leave out candidates above this raw-material cost (USD/kg)."),
+    batch_mass: float = typer.Option(100.0, "--batch-mass", min=0.001, help="Grams per candidate on the weigh-in sheet."),
+) -> None:
+    """Pick N candidates worth making: good, likely to meet the targets, and spread over composition space."""
+    def go():
+        from regenome.shortlist import STRATEGIES, ShortlistOptions, shortlist_run
+
+        if strategy not in STRATEGIES:
+            _fail(f"--strategy: unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
+        picks, page = shortlist_run(run_dir, out, ShortlistOptions(n=n, strategy=strategy, max_cost_usd_kg=budget),
+                                    batch_mass_g=batch_mass)
+        typer.echo(f"picked {len(picks)} candidates; wrote {out} and {page}")
+    _run(go)
+
+
 hosts_app = typer.Typer(no_args_is_help=True, help="The phosphor host library: list hosts, show one, write its CIF.")
 app.add_typer(hosts_app, name="hosts")
 
