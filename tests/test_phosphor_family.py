@@ -172,3 +172,26 @@ def test_example_report_has_the_phosphor_views(example_run):
     assert text.count("background:rgb(") >= min(20, len(ranked))  # a colour square per shortlisted row
     provenance = json.loads(result.provenance_json.read_text())
     assert set(provenance["models"]) >= {"emission", "thermal-quenching", "band-gap", "debye-temperature"}
+
+
+def test_job_array_slices_with_a_relative_host_file_merge_to_the_single_run(tmp_path):
+    """`screen --chunks` slices of a batch whose host CIF is relative to the batch file, merged from
+    another working folder, rank exactly like one run (merge finds the CIF beside the batch file)."""
+    from conftest import run_cli
+
+    (tmp_path / "project").mkdir()
+    batch = _copy_example(tmp_path / "project")
+    text = batch.read_text().replace('"Ce3+" = [0.01, 0.06]', '"Ce3+" = [0.001, 0.06]').replace(
+        "steps = 3              # concentrations per activator (or: step = 0.01)", "step = 0.001")
+    batch.write_text(text + "\n[execution]\nchunk_size = 100\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    whole = run_cli("screen", batch, "--out", tmp_path / "whole", "--progress", "none")
+    assert whole.returncode == 0, whole.stderr
+    for i in (1, 2):
+        res = run_cli("screen", batch, "--out", tmp_path / f"part{i}", "--chunks", f"{i}/2", "--progress", "none")
+        assert res.returncode == 0, res.stderr
+    res = run_cli("merge", tmp_path / "part1", tmp_path / "part2", "--out", tmp_path / "merged",
+                  "--progress", "none", cwd=elsewhere)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "merged" / "ranked.csv").read_bytes() == (tmp_path / "whole" / "ranked.csv").read_bytes()

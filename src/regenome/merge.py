@@ -8,6 +8,7 @@ writes the report exactly as a single ``screen`` does: the same ``ranked.csv``, 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -68,8 +69,13 @@ def merge(folders: list[str | Path], out_dir: str | Path, progress: Progress | N
     sha = spec_sha256(text)
     if sha != slices[0][1]["batch_sha256"]:
         raise RegenomeError(f"{slices[0][0]}/structures.h5: its batch text does not match run.json")
+    try:
+        batch_file = Path(json.loads((slices[0][0] / "provenance.json").read_text()).get("batch_file") or ".")
+    except (OSError, ValueError):
+        batch_file = Path(".")
     spec = parse_batch(text, f"{slices[0][0]}/structures.h5 (batch_toml)",
-                       max_candidates=2**62)  # the slices were allowed to run; do not re-check the size
+                       max_candidates=2**62,  # the slices were allowed to run; do not re-check the size
+                       base_dir=str(batch_file.parent) if batch_file.is_file() else None)  # relative host files
     family = get_family(spec.batch.family)
     out = Path(out_dir)
     progress = progress or (lambda stage, done, total: None)

@@ -294,7 +294,7 @@ def _provenance(spec: BatchSpec, sha: str, family, batch_path: str, started: str
 
     return {
         "regenome_version": __version__,
-        "batch_file": str(batch_path),
+        "batch_file": str(Path(batch_path).resolve()) if batch_path else "",
         "batch_sha256": sha,
         "batch_name": spec.batch.name,
         "seed": spec.batch.seed,
