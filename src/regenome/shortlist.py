@@ -1,18 +1,22 @@
 """Pick the few candidates of a finished run worth making: good, likely, and not alike.
 
-A lab makes five to twelve candidates per round. :func:`select` picks them from ``ranked.csv`` by
-a greedy max-min rule over a utility:
+A lab makes five to twelve candidates per round. :func:`select` picks them from ``ranked.csv`` in
+two steps, "filter, then spread":
 
 * **utility** = ``performance_weight`` x ``score`` (the run's objective score, 0-1, min-max
   normalised over the whole batch) + ``probability_weight`` x ``p_meets_targets`` (the chance of
   meeting every target under the models' uncertainty: an expected-success term that prefers a
   likely candidate to a slightly better-looking but uncertain one);
-* **diversity**: each next pick maximises utility + ``diversity_weight`` x (distance to the nearest
-  pick so far, divided by the largest distance in the pool), and candidates closer than
-  ``min_distance`` to a pick are never taken. The distance is half the L1 distance between atomic
-  fractions of the formulas (0 = same composition, 1 = no element in common) plus 0.5 for a
-  different process route or activator, so two near-identical compositions are never both picked;
-* **budget**: candidates above ``max_cost_usd_kg`` (raw-material cost) are left out.
+* **filter**: the pool is the ``pool_factor`` x n candidates of highest utility (within the budget:
+  candidates above ``max_cost_usd_kg`` raw-material cost are left out first);
+* **spread**: the first pick is the best utility; each next pick maximises its distance to the
+  nearest pick so far (divided by the largest distance in the pool) plus 0.25 x its utility
+  (normalised over the pool), so the picks cover the good region instead of crowding around the
+  best row. Candidates closer than ``min_distance`` (default 0.005: under half a percent of the atoms
+  differ) to a pick are never taken; a pool crowded with such near-duplicates is doubled until it
+  yields n picks. The distance is half
+  the L1 distance between atomic fractions of the formulas (0 = same composition, 1 = no element in
+  common) plus 0.5 for a different process route or activator.
 
 Every pick carries why it was picked. :func:`synthesis_sheet` turns a formula into the nominal
 composition in at.% and wt.% and the mass of each element to weigh for a batch (100 g by default).
@@ -28,9 +32,11 @@ import pandas as pd
 
 STRATEGIES = ("balanced", "performance", "probability", "diverse")
 
-#: (performance_weight, probability_weight, diversity_weight) per strategy
-WEIGHTS = {"balanced": (0.5, 0.5, 0.3), "performance": (1.0, 0.0, 0.25), "probability": (0.0, 1.0, 0.25),
-           "diverse": (0.5, 0.5, 1.5)}
+#: (performance_weight, probability_weight, pool_factor) per strategy
+WEIGHTS = {"balanced": (0.5, 0.5, 4), "performance": (1.0, 0.0, 2), "probability": (0.0, 1.0, 4),
+           "diverse": (0.5, 0.5, 10)}
+#: weight of the (pool-normalised) utility against the (pool-normalised) distance when spreading
+UTILITY_IN_SPREAD = 0.25
 CATEGORY_COLUMNS = ("process", "activator")
 
 
@@ -41,7 +47,7 @@ class ShortlistOptions:
     n: int = 12
     strategy: str = "balanced"
     max_cost_usd_kg: float | None = None
-    min_distance: float = 0.02
+    min_distance: float = 0.005
 
 
 def composition_distance(ranked: pd.DataFrame) -> np.ndarray:
@@ -74,40 +80,53 @@ def select(ranked: pd.DataFrame, options: ShortlistOptions = ShortlistOptions())
         pool = pool[pool["raw_material_cost_usd_kg"] <= options.max_cost_usd_kg].reset_index(drop=True)
     if pool.empty:
         raise ValueError("no candidate is left within the raw-material budget; raise --budget")
-    w_perf, w_prob, w_div = WEIGHTS[options.strategy]
+    w_perf, w_prob, pool_factor = WEIGHTS[options.strategy]
     score = pool["score"].to_numpy(float) if "score" in pool else np.zeros(len(pool))
     prob = pool["p_meets_targets"].to_numpy(float)
     utility = w_perf * np.nan_to_num(score) + w_prob * np.nan_to_num(prob)
-    dist = composition_distance(pool)
-    scale = max(float(dist.max()), 1e-12)
-    picked: list[int] = []
-    nearest = np.full(len(pool), np.inf)
-    nearest_id = np.full(len(pool), -1)
-    records = []
-    available = np.ones(len(pool), dtype=bool)
-    for _ in range(min(options.n, len(pool))):
-        spread = np.where(np.isfinite(nearest), nearest / scale, 1.0)
-        value = np.where(available, utility + w_div * spread, -np.inf)
-        if not np.isfinite(value).any():
+    ranking = np.argsort(-utility, kind="stable")
+    size = max(options.n * pool_factor, options.n)
+    while True:  # a pool crowded with near-duplicates is doubled until it yields n picks
+        records, sub = _spread(pool.iloc[ranking[:size]].reset_index(drop=True), utility[ranking[:size]],
+                               options)
+        if len(records) >= options.n or size >= len(pool):
             break
-        best = int(np.argmax(value))  # ties: the better-ranked row (ranked.csv order)
-        records.append((best, float(utility[best]), int(nearest_id[best]), float(nearest[best])))
-        picked.append(best)
-        available[best] = False
-        closer = dist[best] < nearest
-        nearest_id[closer], nearest[closer] = best, dist[best][closer]
-        available &= dist[best] >= options.min_distance
+        size *= 2
+    pool, utility = sub, utility[ranking[:size]]
     rows = pool.iloc[[r[0] for r in records]].copy()
     rows.insert(0, "pick", np.arange(1, len(rows) + 1))
     rows["utility"] = np.round([r[1] for r in records], 6)
     ids = pool["candidate_id"].astype(str).to_numpy()
     rows["nearest_pick"] = [ids[r[2]] if r[2] >= 0 else "" for r in records]
     rows["distance_to_nearest_pick"] = np.round([r[3] if np.isfinite(r[3]) else np.nan for r in records], 4)
-    rows["why"] = [_why(pool.iloc[r[0]], r, ids, i == 0) for i, r in enumerate(records)]
+    rows["why"] = [_why(pool.iloc[r[0]], r, ids, i == 0, len(pool)) for i, r in enumerate(records)]
     return rows.reset_index(drop=True)
 
 
-def _why(row: pd.Series, record: tuple, ids: np.ndarray, first: bool) -> str:
+def _spread(pool: pd.DataFrame, utility: np.ndarray, options: ShortlistOptions) -> tuple[list[tuple], pd.DataFrame]:
+    """Greedy picks from a pool in utility order: (row, utility, nearest pick, distance) per pick."""
+    dist = composition_distance(pool)
+    scale = max(float(dist.max()), 1e-12)
+    u_norm = (utility - utility.min()) / max(float(np.ptp(utility)), 1e-12)
+    nearest = np.full(len(pool), np.inf)
+    nearest_id = np.full(len(pool), -1)
+    records: list[tuple] = []
+    available = np.ones(len(pool), dtype=bool)
+    while len(records) < options.n and available.any():
+        if not records:
+            value = np.where(available, utility, -np.inf)
+        else:
+            value = np.where(available, nearest / scale + UTILITY_IN_SPREAD * u_norm, -np.inf)
+        best = int(np.argmax(value))  # ties: the better-ranked row (ranked.csv order)
+        records.append((best, float(utility[best]), int(nearest_id[best]), float(nearest[best])))
+        available[best] = False
+        closer = dist[best] < nearest
+        nearest_id[closer], nearest[closer] = best, dist[best][closer]
+        available &= dist[best] >= options.min_distance
+    return records, pool
+
+
+def _why(row: pd.Series, record: tuple, ids: np.ndarray, first: bool, pool_size: int) -> str:
     _, utility, near, distance = record
     parts = [f"rank {int(row['rank'])} of the run", f"P(meets targets) {float(row['p_meets_targets']):.2f}"]
     if "score" in row and pd.notna(row["score"]):
@@ -115,7 +134,8 @@ def _why(row: pd.Series, record: tuple, ids: np.ndarray, first: bool) -> str:
     if first:
         parts.append("highest utility")
     else:
-        parts.append(f"composition distance {distance:.2f} to the nearest pick ({ids[near]})")
+        parts.append(f"among the {pool_size} of highest utility, composition distance {distance:.2f} to the "
+                     f"nearest pick ({ids[near]})")
     if bool(row.get("meets_targets", False)):
         parts.append("meets every target on the means")
     return "; ".join(parts)

@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -71,6 +71,20 @@ class Sublattice(StrictModel):
     step: float
     bounds: dict[str, tuple[float, float]]
 
+    #: elements this table accepts (set by each subclass)
+    elements: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        """The table as written in TOML (one ``element = [min, max]`` key per element, and ``step``)."""
+        pair = {"type": "array", "prefixItems": [{"type": "number", "minimum": 0, "maximum": 1}] * 2,
+                "minItems": 2, "maxItems": 2}
+        return {"type": "object", "title": cls.__name__, "description": " ".join((cls.__doc__ or "").split()),
+                "properties": {**{e: {**pair, "description": f"[min, max] fraction of {e}"} for e in cls.elements},
+                               "step": {"type": "number", "minimum": MIN_STEP, "maximum": 1,
+                                        "description": "grid spacing; 1/step must be a whole number"}},
+                "required": ["step"], "additionalProperties": False}
+
     @classmethod
     def _split(cls, data, allowed: tuple[str, ...], what: str):
         if not isinstance(data, dict):
@@ -99,6 +113,8 @@ class Sublattice(StrictModel):
 class RareEarthSublattice(Sublattice):
     """``[composition.rare_earth]``: fractions of the rare-earth sublattice; they sum to 1."""
 
+    elements = RE_ELEMENTS
+
     @model_validator(mode="before")
     @classmethod
     def _parse(cls, data):
@@ -122,6 +138,8 @@ class RareEarthSublattice(Sublattice):
 
 class TransitionMetalSublattice(Sublattice):
     """``[composition.transition_metal]``: fractions of the 14 Fe sites; Fe takes the rest."""
+
+    elements = TM_ELEMENTS
 
     @model_validator(mode="before")
     @classmethod
@@ -350,8 +368,28 @@ _GRIDS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 @lru_cache(maxsize=None)
 def _model(cls):
-    """One model instance per worker process."""
-    return cls()
+    """One model instance per worker process (the physics alone, whatever correction a caller selected)."""
+    return cls(correction=None)
+
+
+# -- measurement correction (issue 7, docs/lab-loop.md) ------------------------------------------
+@lru_cache(maxsize=4)
+def _corrected_model(cls, folder: str, sha: str):
+    """One corrected model per worker process and correction version (versions are immutable)."""
+    from regenome.measurements import cached_layer
+
+    return cls(correction=cached_layer(folder, sha))
+
+
+def _active_model():
+    """The physics model with the newest measurement correction of ``REGENOME_HOME``, if there is one."""
+    from regenome.measurements import CORRECTION_FILE, resolve_version
+    from regenome.predictors.ndfeb import NdFeBModel
+
+    info = resolve_version("ndfeb")
+    if info is None:
+        return _model(NdFeBModel)
+    return _corrected_model(NdFeBModel, str(info.folder), info.card["files"][CORRECTION_FILE])
 
 
 # -- family -------------------------------------------------------------------------------------
@@ -472,21 +510,31 @@ class NdFeBFamily:
 
     # prediction
     def predict(self, table: dict[str, np.ndarray], spec: NdFeBBatch) -> dict[str, np.ndarray]:
-        """Per-draw predictions (n, K) for a candidate table at the batch's operating temperature."""
-        from regenome.predictors.ndfeb import NdFeBModel
+        """Per-draw predictions (n, K) for a candidate table at the batch's operating temperature.
 
+        The newest measurement correction in ``REGENOME_HOME`` is applied when there is one
+        (``regenome train ndfeb --include-measurements``; :meth:`model_provenance` names it).
+        """
         re_frac = np.stack([table[f"{e}_fraction"] for e in RE_ELEMENTS], axis=1)
         route_index = np.array([ROUTES.index(str(r)) for r in table["process"]], dtype=np.intp)
-        return _model(NdFeBModel).sample(re_frac, table["Co_fraction"], route_index, spec.process.temperature_K)
+        return _active_model().sample(re_frac, table["Co_fraction"], route_index, spec.process.temperature_K)
 
     def model_provenance(self) -> dict:
         """Name, version and parameter-file sha256 of the models this family uses."""
         from regenome.datafiles import table_path
+        from regenome.measurements import CORRECTION_FILE, resolve_version
         from regenome.predictors.ndfeb import NdFeBModel
 
         params = table_path("ndfeb", "parameters.json")
-        return {NdFeBModel.name: {"version": NdFeBModel.version,
-                                  "parameters_sha256": hashlib.sha256(params.read_bytes()).hexdigest()}}
+        record = {"version": NdFeBModel.version,
+                  "parameters_sha256": hashlib.sha256(params.read_bytes()).hexdigest()}
+        info = resolve_version("ndfeb")  # the measurement correction predict() applies (docs/lab-loop.md)
+        if info is not None:
+            record.update(version=info.version, physics_version=NdFeBModel.version,
+                          measurement_correction={"version": info.version, "folder": str(info.folder),
+                                                  "correction_sha256": info.card["files"][CORRECTION_FILE],
+                                                  "measurement_files": info.card.get("measurement_files", [])})
+        return {NdFeBModel.name: record}
 
     # recipes and structures
     def recipe(self, row: dict, spec: NdFeBBatch) -> dict:

@@ -66,8 +66,10 @@ class Host:
     note : str
         Why a host is composition-only, approximations made, or ``"user file PATH"``.
 
+    Notes
+    -----
     Hosts compare and hash by identity (``eq=False``): the library ones are cached by
-    :func:`load_host`, and comparing crystal structures site by site would be slow.
+    ``load_host``, and comparing crystal structures site by site would be slow.
     """
 
     name: str
