@@ -101,3 +101,15 @@ def test_published_json_schema_is_current(family):
 
     published = json.loads((ROOT / "docs" / f"batch-schema.{family}.json").read_text())
     assert published == get_family(family).spec_model.model_json_schema()
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "workflows").glob("*.toml")), ids=lambda p: p.name)
+def test_published_schema_accepts_every_shipped_workflow(path):
+    """A JSON Schema validator (as in an editor) accepts the shipped batch files."""
+    import json
+    import tomllib
+
+    jsonschema = pytest.importorskip("jsonschema")
+    family = "phosphor" if path.name.startswith("phosphor-") else "ndfeb"
+    schema = json.loads((ROOT / "docs" / f"batch-schema.{family}.json").read_text())
+    jsonschema.validate(tomllib.loads(path.read_text()), schema)
