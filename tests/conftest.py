@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,10 @@ import pytest
 # One OpenMP thread per test process, set before scikit-learn loads its OpenMP runtime (threadpoolctl
 # below cannot limit a library that is not loaded yet): xdist already runs one process per core.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# Never read or write the user's measurement store (regenome ingest / train --include-measurements):
+# every test process and the CLI subprocesses it starts see an empty, private REGENOME_HOME.
+os.environ["REGENOME_HOME"] = tempfile.mkdtemp(prefix="regenome-test-home-")
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "workflows" / "ndfeb-ce-la-motor.toml"

@@ -281,21 +281,21 @@ def predict(
                                              help="Folder of a model you trained (card.json + model file)."),
     trust: bool = typer.Option(False, "--trust", help="Allow a joblib/pickle model file (only one you trained "
                                                       "yourself: loading it can run code)."),
+    model_version: Optional[str] = typer.Option(None, "--model-version",  # issue 7: measurement corrections
+                                                help="Model version (default: the newest; the base version, e.g. "
+                                                     "2.0 for ndfeb, is the model without measurement corrections)."),
 ) -> None:
     """Predict properties for the rows of a CSV file (adds <output>, <output>_std and error columns)."""
     def go():
+        # issue 7: predict_versioned applies the newest (or --model-version) measurement correction
+        from regenome.measurements import predict_versioned
+
         if model == "ndfeb" and (model_dir is not None or trust):
             _fail("--model-dir/--trust: the ndfeb physics model has no model file; drop these options")
-        if model == "ndfeb":
-            from regenome.predictors.formula_io import predict_csv
-
-            summary = predict_csv(model, csv_in, out)
-        else:
-            from regenome.surrogates.predict import predict_table
-
-            if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
-                _fail(f"--n-jobs: must be a positive number of workers or -1; got {n_jobs}")
-            summary = predict_table(model, csv_in, out, n_jobs=n_jobs, model_dir=model_dir, trust=trust)
+        if model != "ndfeb" and n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
+            _fail(f"--n-jobs: must be a positive number of workers or -1; got {n_jobs}")
+        summary = predict_versioned(model, csv_in, out, model_version=model_version, n_jobs=n_jobs,
+                                    model_dir=model_dir, trust=trust)
         typer.echo(summary.message, err=True)
         if summary.n_ok == 0 and summary.n_rows > 0:
             raise typer.Exit(1)
@@ -501,24 +501,66 @@ def hosts_show(
     _run(go)
 
 
+# -- issue 7: lab measurements ------------------------------------------------------------------
+@app.command()
+def ingest(
+    csv_in: Path = typer.Argument(..., metavar="MEASURED.csv", help="Table of measured properties."),
+    family: str = typer.Option(..., "--family", help="ndfeb (formula, process, Br_T, Hcj_kA_m, BHmax_kJ_m3, "
+                                                     "optional temperature_K, source) or phosphor (host, "
+                                                     "activator, concentration, emission_nm, optional T50_K, "
+                                                     "source)."),
+    source: Optional[str] = typer.Option(None, "--source", help="Where the measurements come from (lab, notebook, "
+                                                                "paper); used for rows without a source."),
+) -> None:
+    """Check measured values and add them, with their provenance, to the local store (REGENOME_HOME)."""
+    def go():
+        from regenome.measurements import ingest_file
+
+        typer.echo(ingest_file(csv_in, family, source=source).message)
+    _run(go)
+# -- end issue 7 -----------------------------------------------------------------------------------
+
+
 @app.command()
 def train(
     model: str = typer.Argument(..., help="Model to train (see `regenome models list`)."),
     data: Optional[Path] = typer.Option(None, "--data", help="Reference data folder (default: $REGENOME_DATA)."),
-    out: Path = typer.Option(..., "--out", help="Folder to write <model>/card.json and model.skops into."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder to write <model>/card.json and model.skops into "
+                                                           "(required unless --include-measurements)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (training is deterministic given it)."),
     quick: bool = typer.Option(False, "--quick", help="Small subset and few iterations (tests, smoke runs)."),
     docs: Optional[Path] = typer.Option(None, "--docs", help="Also write the model page and plots here."),
     no_cv: bool = typer.Option(False, "--no-cv", help="Skip the cross-validation (no metrics on the card)."),
     fmt: str = typer.Option("skops", "--format", help="skops (loads safely anywhere) or joblib (faster to load; "
                                                       "needs `predict --trust`)."),
+    include_measurements: bool = typer.Option(False, "--include-measurements",
+                                              help="Fit a new model version (a measurement correction on top of "
+                                                   "the model) to the stored measurements: ndfeb, emission, "
+                                                   "thermal-quenching."),
 ) -> None:
-    """Cross-validate and train a surrogate on the reference data, writing a skops file and its card."""
+    """Cross-validate and train a surrogate on the reference data, writing a skops file and its card
+    (with --include-measurements: fit a new version of MODEL to the measurements stored by `regenome ingest`)."""
     def go():
         from regenome.datafiles import reference_data_dir
         from regenome.surrogates import get_spec
         from regenome.surrogates.training import train_surrogate
 
+        # -- issue 7: measurement corrections, written as a new version into REGENOME_HOME --
+        if include_measurements:
+            from regenome.measurements import train_with_measurements
+
+            unused = [name for name, value in (("--data", data), ("--out", out), ("--docs", docs)) if value is not None]
+            if unused:
+                _fail(f"{', '.join(unused)}: not used with --include-measurements (the new version is written to "
+                      "REGENOME_HOME/models/); drop them")
+            typer.echo(train_with_measurements(model).message)
+            return
+        if model == "ndfeb":
+            _fail("ndfeb is a physics model: re-derive its parameters with `regenome calibrate ndfeb`, or fit a "
+                  "correction to your measurements with `regenome train ndfeb --include-measurements`")
+        if out is None:
+            _fail("--out: missing; give the folder to write <model>/card.json and the model file into")
+        # -- end issue 7 --
         get_spec(model)
         if fmt not in ("skops", "joblib"):
             _fail(f"--format: unknown format {fmt!r}; valid: skops, joblib")

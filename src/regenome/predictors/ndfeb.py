@@ -27,6 +27,8 @@ the draws themselves are available for probabilities of meeting targets.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -63,6 +65,63 @@ MODEL_NAME = "ndfeb-physics"
 MODEL_VERSION = "2.0"
 EXCHANGE_EXPONENT = 2.0
 """A(T)/A(293 K) = (Ms(T)/Ms(293 K))**EXCHANGE_EXPONENT (mean-field scaling, stated assumption)."""
+
+# -- measurement correction (issue 7, docs/lab-loop.md) ------------------------------------------
+CORRECTED_PROPERTIES = ("Br_T", "Hcj_kA_m", "BHmax_kJ_m3")
+"""Properties the measurement correction layer acts on (log residuals)."""
+CORRECTION_FEATURES = (*RE_ELEMENTS, "Co", "temperature_K")
+"""Feature columns of the correction layer: RE fractions, Co share of the Fe sites, temperature."""
+CORRECTION_TEMPERATURE_SCALE_K = 2000.0
+"""Temperature difference worth a unit of composition distance (100 K ~ a 0.05 fraction change)."""
+_ACTIVE_CORRECTION: ContextVar = ContextVar("regenome_ndfeb_correction", default=None)
+
+
+@contextmanager
+def use_correction(correction):
+    """Make ``correction`` (a :class:`regenome.corrections.CorrectionLayer` or None) the one that
+    ``NdFeBModel()`` applies inside the ``with`` block (like ``sklearn.config_context``)."""
+    token = _ACTIVE_CORRECTION.set(correction)
+    try:
+        yield correction
+    finally:
+        _ACTIVE_CORRECTION.reset(token)
+
+
+def correction_features(re_fractions, co_fraction, temperature_K) -> np.ndarray:
+    """Unscaled correction-layer features (n, 9) in :data:`CORRECTION_FEATURES` order."""
+    x = np.asarray(re_fractions, dtype=float)
+    n = x.shape[0]
+    co = np.broadcast_to(np.asarray(co_fraction, dtype=float), (n,))
+    temp = np.broadcast_to(np.asarray(temperature_K, dtype=float), (n,))
+    return np.column_stack([x, co, temp])
+
+
+def apply_correction(samples: dict[str, np.ndarray], correction, re_fractions, co_fraction, route,
+                     temperature_K) -> dict[str, np.ndarray]:
+    """Per-draw predictions with the measurement correction applied (new dict; inputs untouched).
+
+    Br, Hcj and (BH)max are scaled by the shrunk, kernel-weighted log residuals of the nearby
+    measurements of the same route and their spread rescaled to the corrected one-sigma; (BH)max
+    stays below Br^2/(4 mu0) of the corrected Br, and the comprehensive index is recomputed.
+    """
+    from regenome.corrections import correct_draws, log_sigma
+
+    out = dict(samples)
+    n = np.shape(samples["Br_T"])[0]
+    routes = np.asarray(ROUTES, dtype=object)[np.broadcast_to(np.asarray(route, dtype=np.intp), (n,))]
+    weights = correction.weights(correction_features(re_fractions, co_fraction, temperature_K), routes)
+    for prop in CORRECTED_PROPERTIES:
+        if prop not in correction.residuals:
+            continue
+        draws = samples[prop]
+        mean, std = draws.mean(axis=1), draws.std(axis=1)
+        prior = log_sigma(mean, std)
+        shift, sigma = correction.evaluate(prop, weights, prior)
+        ratio = np.where(prior > 0, sigma / np.where(prior > 0, prior, 1.0), 1.0)
+        out[prop] = correct_draws(draws, shift, ratio)
+    out["BHmax_kJ_m3"] = np.minimum(out["BHmax_kJ_m3"], out["Br_T"] ** 2 / (4.0 * MU0) / 1e3)
+    out["comprehensive_index"] = out["BHmax_kJ_m3"] / KJ_M3_PER_MGOE + out["Hcj_kA_m"] / KA_M_PER_KOE
+    return out
 
 
 @dataclass(frozen=True)
@@ -146,6 +205,11 @@ class NdFeBModel:
     ideal_grain : callable or None
         ``(Ms [A/m], A [J/m], K1 [J/m3]) -> (Hc, Hc_std)`` in A/m of an ideal grain;
         ``None`` uses the shipped ``single-grain`` surrogate.
+    correction : CorrectionLayer, None or "active"
+        Measurement correction applied on top of the physics (``docs/lab-loop.md``). ``"active"``
+        (default) takes the one selected with :func:`use_correction`, which is none unless a caller
+        selects one (``regenome predict ndfeb`` and the ``ndfeb`` family select the newest version
+        in ``REGENOME_HOME``); ``None`` is the physics model alone. A correction sets ``version``.
     """
 
     name = MODEL_NAME
@@ -153,7 +217,15 @@ class NdFeBModel:
     properties = PROPERTIES
 
     def __init__(self, parameters: NdFeBParameters | None = None, n_draws: int = N_DRAWS,
-                 random_state: int = DRAW_SEED, ideal_grain=None):
+                 random_state: int = DRAW_SEED, ideal_grain=None, correction="active"):
+        if isinstance(correction, str):
+            if correction != "active":
+                raise ValueError(f"The 'correction' parameter of NdFeBModel must be a CorrectionLayer, None or "
+                                 f"'active'; got {correction!r}")
+            correction = _ACTIVE_CORRECTION.get()
+        self.correction = correction
+        if correction is not None:
+            self.version = correction.version
         self.parameters = parameters if parameters is not None else load_parameters()
         self.ideal_grain = ideal_grain if ideal_grain is not None else single_grain_coercivity
         self.n_draws = n_draws
@@ -256,7 +328,7 @@ class NdFeBModel:
 
         hcj_ka_m = mu0hcj / MU0 / 1e3
         bh_kj_m3 = bh / 1e3
-        return {
+        out = {
             "Js_T": js,
             "mu0HA_T": ha,
             "K1_MJ_m3": ha * js / (2.0 * MU0) / 1e6,
@@ -267,6 +339,9 @@ class NdFeBModel:
             "BHmax_kJ_m3": bh_kj_m3,
             "comprehensive_index": bh_kj_m3 / KJ_M3_PER_MGOE + hcj_ka_m / KA_M_PER_KOE,
         }
+        if self.correction is not None:
+            out = apply_correction(out, self.correction, x, y[:, 0], route, temp[:, 0])
+        return out
 
     def predict(self, re_fractions, co_fraction, route, temperature_K) -> dict[str, np.ndarray]:
         """Mean and one-sigma of every property.
@@ -294,5 +369,9 @@ class NdFeBModel:
             "outputs": list(PROPERTIES),
             "uncertainty": f"one-sigma over {self.n_draws} seeded parameter draws",
             "documentation": "docs/models/ndfeb.md",
+            **({"measurement_correction": {"version": self.correction.version,
+                                           "measurements": len(self.correction.groups),
+                                           "documentation": "docs/lab-loop.md"}}
+               if self.correction is not None else {}),
         }
 

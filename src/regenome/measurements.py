@@ -1,0 +1,773 @@
+"""Lab measurements: validated, append-only store, and the versioned measurement corrections.
+
+``regenome ingest MEASURED.csv --family ndfeb|phosphor`` checks every row of a table of measured
+properties and stores it, with its provenance, in the local store (:func:`home_dir`, the folder
+``REGENOME_HOME``, default ``$XDG_DATA_HOME/regenome`` or ``~/.local/share/regenome``)::
+
+    REGENOME_HOME/
+      measurements/<family>/<UTC time>-<sha256[:16]>.csv    normalised rows (with their source line)
+      measurements/<family>/<UTC time>-<sha256[:16]>.json   provenance: source path and sha256, time,
+                                                            regenome version, row count (the commit record)
+      models/<model>/<version>/correction.json              a correction layer (regenome.corrections)
+      models/<model>/<version>/card.json                    its card: measurement files and sha256,
+                                                            parameters, base model, metrics
+
+Nothing in the store is ever overwritten: each ingest writes new files (a file content ingested
+before is refused) and each ``regenome train MODEL --include-measurements`` writes a new version
+folder ``<base version>+m<N>``. ``regenome predict`` and the ``ndfeb`` family use the newest version
+trained on the base model they run; ``--model-version`` selects another, the base version is the
+model without any correction. Design and assumptions: ``docs/lab-loop.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from regenome.errors import InputDataError, ModelFileError, RegenomeError
+
+logger = logging.getLogger(__name__)
+
+MAX_MEASURED_BYTES = 50_000_000
+HC_EV_NM = 1239.841984
+"""h*c in eV nm (photon energy E = HC_EV_NM / wavelength)."""
+CORRECTION_FILE = "correction.json"
+CARD_FILE = "card.json"
+_VERSION_RE = re.compile(r"^(?P<base>.+)\+m(?P<n>[1-9]\d*)$")
+
+
+def home_dir() -> Path:
+    """The local store: ``REGENOME_HOME``, else ``$XDG_DATA_HOME/regenome``, else ``~/.local/share/regenome``."""
+    env = os.environ.get("REGENOME_HOME")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share") / "regenome"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _regenome_version() -> str:
+    from regenome import __version__
+
+    return __version__
+
+
+# -- columns and validation ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a measured table: ``parse(text) -> value`` raises ``ValueError("problem; fix")``."""
+
+    name: str
+    required: bool
+    parse: Callable[[str], object]
+
+
+def _number(what: str, unit: str, lo: float, hi: float, hint: str, positive: bool = True) -> Callable[[str], float]:
+    """Parser of a finite number in [lo, hi] (``positive``: > 0 first), with a unit hint in the fix."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number; give {what} in {unit}") from None
+        if not math.isfinite(value) or (positive and value <= 0):
+            raise ValueError(f"{text} is not a positive finite number; give {what} in {unit}")
+        if not lo <= value <= hi:
+            raise ValueError(f"{text} {unit} is outside the plausible range {lo:g}-{hi:g} {unit}; {hint}")
+        return value
+    return parse
+
+
+def _ndfeb_formula(text: str) -> str:
+    from regenome.predictors.formula_io import parse_ndfeb_formula
+
+    try:
+        parse_ndfeb_formula(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; write a 2:14:1 formula such as (Nd0.7Ce0.3)2(Fe0.95Co0.05)14B") from None
+    return text
+
+
+def _route(text: str) -> str:
+    from regenome.predictors.ndfeb import ROUTES
+
+    if text not in ROUTES:
+        raise ValueError(f"unknown process {text!r}; use one of {', '.join(ROUTES)}")
+    return text
+
+
+def _host(text: str) -> str:
+    from regenome.features.formula import parse_formulas
+
+    _, errors = parse_formulas([text])
+    if errors[0]:
+        raise ValueError(f"cannot use host formula {text!r} ({errors[0]}); write the nominal host such as Y3Al5O12")
+    return text
+
+
+def _activator(text: str) -> str:
+    from regenome.surrogates.phosphor_data import ACTIVATORS, parse_activators
+
+    codes, errors = parse_activators([text])
+    if errors[0]:
+        raise ValueError(errors[0])
+    return ACTIVATORS[int(codes[0])]
+
+
+def _concentration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise ValueError(f"{text!r} is not a fraction in (0, 1]; give the activator's fraction of the replaced "
+                         "site, e.g. 0.02 for 2 %")
+    return value
+
+
+FAMILY_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "ndfeb": (
+        Column("formula", True, _ndfeb_formula),
+        Column("process", True, _route),
+        Column("Br_T", True, _number("the remanence", "T", 0.05, 1.7, "is it in kG or mT? (1 T = 10 kG = 1000 mT)")),
+        Column("Hcj_kA_m", True, _number("the intrinsic coercivity", "kA/m", 40.0, 5000.0,
+                                         "is it in kOe or A/m? (1 kOe = 79.58 kA/m)")),
+        Column("BHmax_kJ_m3", True, _number("the energy product", "kJ/m3", 1.0, 520.0,
+                                            "is it in MGOe or J/m3? (1 MGOe = 7.958 kJ/m3)")),
+        Column("temperature_K", False, _number("the measurement temperature", "K", 200.0, 600.0,
+                                               "the ndfeb model covers 200-600 K (293 K = 20 degC)")),
+        Column("source", False, str),
+    ),
+    "phosphor": (
+        Column("host", True, _host),
+        Column("activator", True, _activator),
+        Column("concentration", True, _concentration),
+        Column("emission_nm", True, _number("the emission peak", "nm", 200.0, 1100.0,
+                                            "is it in eV? (nm = 1239.84 / eV)")),
+        Column("T50_K", False, _number("the temperature of half intensity", "K", 50.0, 1500.0,
+                                       "give kelvin (K = degC + 273.15)")),
+        Column("source", False, str),
+    ),
+}
+"""Measured columns per family, in the order they are stored."""
+DEFAULTS = {"temperature_K": 293.0}
+
+
+def _ndfeb_row_check(row: dict) -> tuple[str, str] | None:
+    """BHmax cannot exceed Br^2/(4 mu0): (column, message) when it does (1 % tolerance)."""
+    from regenome.units import MU0
+
+    limit = row["Br_T"] ** 2 / (4.0 * MU0) / 1e3
+    if row["BHmax_kJ_m3"] > 1.01 * limit:
+        return "BHmax_kJ_m3", (f"{row['BHmax_kJ_m3']:g} kJ/m3 is above the limit Br^2/(4 mu0) = {limit:.0f} kJ/m3 "
+                               f"of Br = {row['Br_T']:g} T; check both columns and their units "
+                               "(1 MGOe = 7.958 kJ/m3, 1 T = 10 kG)")
+    return None
+
+
+ROW_CHECKS: dict[str, Callable[[dict], tuple[str, str] | None]] = {"ndfeb": _ndfeb_row_check}
+
+
+def validate_table(path: Path, family: str, data: bytes, source: str | None = None) -> list[dict]:
+    """Every row of a measured table as a dict of parsed values (plus ``line``), or one-line errors.
+
+    Raises
+    ------
+    InputDataError
+        ``FILE:LINE: column 'C': problem; fix`` for the first bad cell (and how many more there are).
+    """
+    if family not in FAMILY_COLUMNS:
+        raise InputDataError(f"--family: unknown family {family!r}; valid: {', '.join(FAMILY_COLUMNS)}")
+    columns = FAMILY_COLUMNS[family]
+    required = [c.name for c in columns if c.required]
+    optional = [c.name for c in columns if not c.required]
+    header_hint = f"the header must include {', '.join(required)} (optional: {', '.join(optional)})"
+    if b"\x00" in data:
+        raise InputDataError(f"{path}: contains NUL bytes; not a UTF-8 CSV text file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start}); "
+                             "save it as UTF-8 CSV") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise InputDataError(f"{path}: empty file; {header_hint}")
+        header = [h.strip() for h in header]
+        header_line = reader.line_num
+        duplicated = sorted({h for h in header if h and header.count(h) > 1})
+        if duplicated:
+            raise InputDataError(f"{path}:{header_line}: column(s) {', '.join(duplicated)} appear twice; "
+                                 "keep one of each")
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise InputDataError(f"{path}:{header_line}: column(s) {', '.join(missing)} missing; {header_hint}")
+        errors: list[str] = []
+        rows: list[dict] = []
+        start = reader.line_num + 1
+        for cells in reader:
+            line, start = start, reader.line_num + 1
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(header):
+                errors.append(f"{path}:{line}: the row has {len(cells)} cells, the header {len(header)}; "
+                              "quote cells that contain commas")
+                continue
+            raw = dict(zip(header, (c.strip() for c in cells)))
+            row: dict = {"line": line}
+            bad = False
+            for column in columns:
+                value = raw.get(column.name, "")
+                if not value:
+                    if column.required:
+                        errors.append(f"{path}:{line}: column '{column.name}': empty; every row needs a value")
+                        bad = True
+                    else:
+                        row[column.name] = DEFAULTS.get(column.name, "")
+                    continue
+                try:
+                    row[column.name] = column.parse(value)
+                except ValueError as exc:
+                    errors.append(f"{path}:{line}: column '{column.name}': {exc}")
+                    bad = True
+            if not bad and family in ROW_CHECKS:
+                problem = ROW_CHECKS[family](row)
+                if problem is not None:
+                    errors.append(f"{path}:{line}: column '{problem[0]}': {problem[1]}")
+                    bad = True
+            if not bad:
+                row["source"] = row.get("source") or source or Path(path).name
+                rows.append(row)
+    except csv.Error as exc:
+        raise InputDataError(f"{path}:{reader.line_num}: not a readable CSV file ({exc})") from None
+    if errors:
+        more = f" (+{len(errors) - 1} more error(s) in this file)" if len(errors) > 1 else ""
+        raise InputDataError(errors[0] + more)
+    if not rows:
+        raise InputDataError(f"{path}: no data rows; add one measured sample per line below the header")
+    return rows
+
+
+# -- the store ----------------------------------------------------------------------------------
+
+@dataclass
+class IngestResult:
+    stored: Path
+    provenance: dict
+    message: str
+
+
+def measurements_dir(family: str, home: Path | None = None) -> Path:
+    return (home or home_dir()) / "measurements" / family
+
+
+def _entries(family: str, home: Path | None = None) -> list[dict]:
+    """Provenance records of the committed ingests of a family, oldest first."""
+    folder = measurements_dir(family, home)
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputDataError(f"{path}: unreadable provenance record ({exc}); the store is damaged") from None
+        record["_folder"] = str(folder)
+        out.append(record)
+    return out
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically; never replace an existing file (FileExistsError)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.link(tmp, path)  # fails if path exists: append-only
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def ingest_file(path: Path, family: str, source: str | None = None, home: Path | None = None) -> IngestResult:
+    """Validate a measured table and store it, with its provenance, as a new entry of the store."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(f"{path}: " + ("a folder; give the measured CSV file" if path.is_dir() else "file not found"))
+    if path.stat().st_size > MAX_MEASURED_BYTES:
+        raise InputDataError(f"{path}: larger than {MAX_MEASURED_BYTES} bytes; split it into smaller files")
+    data = path.read_bytes()
+    rows = validate_table(path, family, data, source)
+    digest = _sha256(data)
+    for entry in _entries(family, home):
+        if entry.get("source_sha256") == digest:
+            raise InputDataError(f"{path}: this content was already ingested on {entry.get('ingested_at')} "
+                                 f"from {entry.get('source_file')} (sha256 {digest[:12]}...); nothing stored. "
+                                 "The store is append-only: put only new rows in a new file")
+    now = datetime.now(timezone.utc)
+    stem = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{digest[:16]}"
+    folder = measurements_dir(family, home)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = ["line"] + [c.name for c in FAMILY_COLUMNS[family]]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+    table = buffer.getvalue().encode("utf-8")
+    stored, record_path = folder / f"{stem}.csv", folder / f"{stem}.json"
+    record = {"family": family, "stored_file": stored.name, "stored_sha256": _sha256(table),
+              "source_file": str(path.resolve()), "source_sha256": digest, "source_label": source or "",
+              "ingested_at": now.isoformat(timespec="seconds"), "regenome_version": _regenome_version(),
+              "rows": len(rows), "columns": names}
+    _write_new(stored, table)
+    try:
+        _write_new(record_path, (json.dumps(record, indent=2) + "\n").encode("utf-8"))  # the commit record
+    except BaseException:
+        stored.unlink(missing_ok=True)
+        raise
+    return IngestResult(stored, record, f"stored {len(rows)} {family} measurements from {path} as {stored}")
+
+
+def load_measurements(family: str, home: Path | None = None) -> tuple[list[dict], list[dict]]:
+    """All stored rows of a family (parsed again, with ``file``) and the provenance records, oldest first."""
+    rows: list[dict] = []
+    entries = _entries(family, home)
+    for entry in entries:
+        stored = Path(entry["_folder"]) / entry["stored_file"]
+        try:
+            data = stored.read_bytes()
+        except OSError as exc:
+            raise InputDataError(f"{stored}: cannot read a stored measurement file ({exc.strerror or exc}); "
+                                 "the store is damaged") from None
+        if _sha256(data) != entry.get("stored_sha256"):
+            raise InputDataError(f"{stored}: sha256 differs from its provenance record; the store was edited. "
+                                 "Move the file away and ingest its source again")
+        source_lines = [r["line"] for r in csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))]
+        for row, line in zip(validate_table(stored, family, data), source_lines):
+            row["file"], row["line"] = entry["stored_file"], int(line)  # the line in the ingested file
+            rows.append(row)
+    return rows, entries
+
+
+# -- what a correction is fitted to -------------------------------------------------------------
+
+@dataclass
+class Target:
+    """How measurements of a family correct one model: properties, features, base predictions."""
+
+    model: str
+    family: str
+    properties: tuple[str, ...]
+    space: str  # "log" (relative) or "ev" (wavelength in nm corrected additively in photon energy)
+    features: Callable[[list[dict]], tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]]
+    base_predictions: Callable[[list[dict]], dict[str, np.ndarray]]
+    base_identity: Callable[[], dict]
+
+
+def _ndfeb_arrays(rows: list[dict]):
+    from regenome.predictors.formula_io import parse_ndfeb_formula
+    from regenome.predictors.ndfeb import RE_ELEMENTS, ROUTES
+
+    n = len(rows)
+    x, co = np.zeros((n, len(RE_ELEMENTS))), np.zeros(n)
+    for i, row in enumerate(rows):
+        x[i], co[i] = parse_ndfeb_formula(row["formula"])
+    route = np.array([ROUTES.index(r["process"]) for r in rows], dtype=np.intp)
+    temp = np.array([float(r["temperature_K"]) for r in rows])
+    return x, co, route, temp
+
+
+def _ndfeb_features(rows):
+    from regenome.predictors.ndfeb import (CORRECTION_FEATURES, CORRECTION_TEMPERATURE_SCALE_K,
+                                           correction_features)
+
+    x, co, _, temp = _ndfeb_arrays(rows)
+    scales = np.ones(len(CORRECTION_FEATURES))
+    scales[-1] = CORRECTION_TEMPERATURE_SCALE_K
+    groups = np.array([r["process"] for r in rows], dtype=object)
+    return correction_features(x, co, temp), groups, CORRECTION_FEATURES, scales
+
+
+def _ndfeb_base(rows):
+    from regenome.predictors.ndfeb import CORRECTED_PROPERTIES, NdFeBModel
+
+    pred = NdFeBModel(correction=None).predict(*_ndfeb_arrays(rows))
+    return {p: pred[p] for p in CORRECTED_PROPERTIES}
+
+
+def _ndfeb_identity() -> dict:
+    from regenome.datafiles import table_path
+    from regenome.modelstore import model_folder, read_card
+    from regenome.predictors.ndfeb import MODEL_NAME, MODEL_VERSION
+
+    grain = read_card(model_folder("single-grain"))
+    return {"name": MODEL_NAME, "version": MODEL_VERSION,
+            "parameters_sha256": _sha256(table_path("ndfeb", "parameters.json").read_bytes()),
+            "single_grain": {"version": grain.version, "files": dict(grain.files)}}
+
+
+def _phosphor_features(rows):
+    from regenome.features.elements import ELEMENTS
+    from regenome.features.formula import parse_formulas
+
+    fractions, _ = parse_formulas([r["host"] for r in rows])
+    conc = np.array([float(r["concentration"]) for r in rows])
+    groups = np.array([r["activator"] for r in rows], dtype=object)
+    names = (*ELEMENTS, "concentration")
+    return np.column_stack([fractions, conc]), groups, names, np.ones(len(names))
+
+
+def _surrogate_base(model: str, column: str):
+    def predict(rows):
+        import pandas as pd
+
+        from regenome.surrogates.predict import predict_frame
+
+        frame = pd.DataFrame({"host": [r["host"] for r in rows], "activator": [r["activator"] for r in rows],
+                              "concentration": [repr(float(r["concentration"])) for r in rows]})
+        out = predict_frame(model, frame) if len(frame) else frame.assign(**{column: []})
+        mean = out[column].to_numpy(dtype=float)
+        return {column: np.where(out["error"].to_numpy(dtype=object) == "", mean, np.nan)}
+    return predict
+
+
+def _surrogate_identity(model: str, model_dir: Path | None = None):
+    def identity() -> dict:
+        from regenome.modelstore import model_folder, read_card
+
+        card = read_card(model_folder(model, model_dir))
+        return {"name": model, "version": card.version, "files": dict(card.files)}
+    return identity
+
+
+TARGETS: dict[str, Target] = {
+    "ndfeb": Target("ndfeb", "ndfeb", ("Br_T", "Hcj_kA_m", "BHmax_kJ_m3"), "log", _ndfeb_features, _ndfeb_base,
+                    _ndfeb_identity),
+    "emission": Target("emission", "phosphor", ("emission_nm",), "ev", _phosphor_features,
+                       _surrogate_base("emission", "emission_nm"), _surrogate_identity("emission")),
+    "thermal-quenching": Target("thermal-quenching", "phosphor", ("T50_K",), "log", _phosphor_features,
+                                _surrogate_base("thermal-quenching", "T50_K"),
+                                _surrogate_identity("thermal-quenching")),
+}
+"""Models that ``regenome train MODEL --include-measurements`` can correct (one place to add more)."""
+
+
+def _target(model: str) -> Target:
+    if model not in TARGETS:
+        raise InputDataError(f"--include-measurements: model {model!r} has no measurement correction; "
+                             f"valid: {', '.join(TARGETS)}")
+    return TARGETS[model]
+
+
+def _residuals(space: str, measured: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if space == "ev":
+            r = HC_EV_NM / measured - HC_EV_NM / predicted
+        else:
+            r = np.log(measured / predicted)
+    return np.where(np.isfinite(r) & (predicted > 0), r, np.nan)
+
+
+# -- versions -----------------------------------------------------------------------------------
+
+@dataclass
+class VersionInfo:
+    version: str
+    number: int
+    folder: Path
+    card: dict
+
+
+def versions_dir(model: str, home: Path | None = None) -> Path:
+    return (home or home_dir()) / "models" / model
+
+
+def list_versions(model: str, home: Path | None = None) -> list[VersionInfo]:
+    """Correction versions of ``model`` in the store, oldest first (folders without a card are skipped)."""
+    folder = versions_dir(model, home)
+    out = []
+    if folder.is_dir():
+        for sub in folder.iterdir():
+            match = _VERSION_RE.match(sub.name)
+            if not (match and sub.is_dir() and (sub / CARD_FILE).is_file()):
+                continue
+            try:
+                card = json.loads((sub / CARD_FILE).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ModelFileError(f"{sub / CARD_FILE}: unreadable card ({exc})") from None
+            out.append(VersionInfo(sub.name, int(match["n"]), sub, card))
+    return sorted(out, key=lambda v: v.number)
+
+
+def _same_base(card: dict, identity: dict) -> bool:
+    return card.get("base") == identity
+
+
+def load_layer(info: VersionInfo):
+    """The :class:`~regenome.corrections.CorrectionLayer` of a version, after checking its sha256."""
+    from regenome.corrections import CorrectionLayer
+
+    path = info.folder / CORRECTION_FILE
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    expected = info.card.get("files", {}).get(CORRECTION_FILE)
+    if _sha256(data) != expected:
+        raise ModelFileError(f"{path}: sha256 differs from its card; the version was edited. Train a new one with "
+                             f"`regenome train {info.card.get('name')} --include-measurements`")
+    try:
+        return CorrectionLayer.from_dict(json.loads(data))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: not a valid correction layer ({exc})") from None
+
+
+def resolve_version(model: str, version: str | None = None, home: Path | None = None,
+                    identity: dict | None = None) -> VersionInfo | None:
+    """The correction version to use: ``version``, or the newest trained on the current base model.
+
+    Returns None for the base model alone (no version stored, or ``version`` is the base version).
+    """
+    if model not in TARGETS:
+        return None
+    versions = list_versions(model, home)
+    if version is None and not versions:
+        return None  # the common case: nothing trained, nothing to hash
+    identity = identity if identity is not None else TARGETS[model].base_identity()
+    if version is None:
+        matching = [v for v in versions if _same_base(v.card, identity)]
+        if versions and not matching:
+            logger.warning("%s: the measurement corrections %s were trained on another %s base model; using the "
+                           "base model alone (retrain with `regenome train %s --include-measurements`)",
+                           versions_dir(model, home), ", ".join(v.version for v in versions), model, model)
+        return matching[-1] if matching else None
+    if version == identity["version"]:
+        return None
+    for info in versions:
+        if info.version == version:
+            if not _same_base(info.card, identity):
+                raise ModelFileError(f"--model-version: {version} was trained on another {model} base model "
+                                     f"({info.card.get('base', {}).get('version')}, other files); retrain with "
+                                     f"`regenome train {model} --include-measurements`")
+            return info
+    valid = ", ".join([identity["version"], *(v.version for v in versions)])
+    raise InputDataError(f"--model-version: {model} has no version {version!r}; valid: {valid}")
+
+
+@dataclass
+class TrainResult:
+    version: str
+    folder: Path | None
+    card: dict
+    created: bool
+    message: str
+
+
+def train_with_measurements(model: str, home: Path | None = None, params=None) -> TrainResult:
+    """Fit a new correction version of ``model`` on every stored measurement of its family."""
+    from regenome.corrections import CorrectionLayer, CorrectionParameters
+
+    target = _target(model)
+    params = params or CorrectionParameters()
+    home = home or home_dir()
+    rows, entries = load_measurements(target.family, home)
+    usable = [r for r in rows if all(r.get(p) not in ("", None) for p in target.properties)]
+    if not usable:
+        raise InputDataError(f"{measurements_dir(target.family, home)}: no stored {target.family} measurements "
+                             f"of {', '.join(target.properties)}; add some with "
+                             f"`regenome ingest MEASURED.csv --family {target.family}`")
+    identity = target.base_identity()
+    versions = list_versions(model, home)
+    files = [{"file": f"measurements/{target.family}/{e['stored_file']}", "sha256": e["stored_sha256"],
+              "source_file": e["source_file"], "source_sha256": e["source_sha256"], "rows": e["rows"],
+              "ingested_at": e["ingested_at"]} for e in entries]
+    parameters = {"length_scale": params.length_scale, "prior_count": params.prior_count, "noise": params.noise}
+    matching = [v for v in versions if _same_base(v.card, identity)]
+    if matching and matching[-1].card.get("measurement_files") == files \
+            and matching[-1].card.get("parameters") == parameters:
+        last = matching[-1]
+        return TrainResult(last.version, last.folder, last.card, False,
+                           f"{model} {last.version} already includes every stored measurement; nothing written")
+    points, groups, names, scales = target.features(usable)
+    predicted = target.base_predictions(usable)
+    residuals, skipped = {}, []
+    for prop in target.properties:
+        measured = np.array([float(r[prop]) for r in usable])
+        residuals[prop] = _residuals(target.space, measured, predicted[prop])
+        skipped += [{"file": r["file"], "line": r["line"], "property": prop,
+                     "reason": "the base model has no positive prediction here"}
+                    for r, ok in zip(usable, np.isfinite(residuals[prop])) if not ok]
+    number = max([v.number for v in versions], default=0) + 1
+    version = f"{identity['version']}+m{number}"
+    layer = CorrectionLayer(version=version, feature_names=tuple(names), feature_scales=scales, points=points,
+                            groups=groups, residuals=residuals,
+                            spaces={p: "linear" if target.space == "ev" else "log" for p in target.properties},
+                            params=params)
+    unit = "eV" if target.space == "ev" else "ln"
+    metrics = {}
+    for prop in target.properties:
+        r = residuals[prop]
+        ok = np.isfinite(r)
+
+        def rms(v, ok=ok):
+            return float(np.sqrt(np.mean(v[ok] ** 2))) if ok.any() else None
+
+        metrics[prop] = {"n": int(ok.sum()), "residual": unit, "rms_base": rms(r),
+                         "rms_corrected_in_sample": rms(layer.in_sample(prop)),
+                         "rms_corrected_leave_one_out": rms(layer.leave_one_out(prop))}
+    payload = (json.dumps(layer.to_dict(), indent=1) + "\n").encode("utf-8")
+    card = {
+        "name": model, "version": version,
+        "kind": f"measurement correction layer over {identity['name']} {identity['version']}",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "regenome_version": _regenome_version(), "base": identity,
+        "previous_version": versions[-1].version if versions else identity["version"],
+        "method": ("corrected = base x exp(delta) (log) or photon energy + delta (eV); delta(x) = sum_i w_i r_i / "
+                   "(k0 + sum_i w_i), w_i = exp(-(d(x, x_i)/length_scale)^2) within the same group; "
+                   "see regenome.corrections and docs/lab-loop.md"),
+        "residual_space": {p: ("eV (photon energy)" if target.space == "ev" else "ln(measured/predicted)")
+                           for p in target.properties},
+        "parameters": parameters,
+        "features": {"names": list(names), "scales": [float(s) for s in scales],
+                     "group": "process route" if target.family == "ndfeb" else "activator"},
+        "measurement_files": files, "n_measurements": len(usable), "skipped": skipped, "metrics": metrics,
+        "files": {CORRECTION_FILE: _sha256(payload)},
+        "train_command": f"regenome train {model} --include-measurements",
+    }
+    folder = versions_dir(model, home)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / version
+    tmp = folder / f".{version}.tmp-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        (tmp / CORRECTION_FILE).write_bytes(payload)
+        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        try:
+            os.rename(tmp, final)  # a folder that exists with files is never replaced
+        except OSError:
+            raise RegenomeError(f"{final}: another `regenome train {model} --include-measurements` wrote this "
+                                "version at the same time; run the command again") from None
+    finally:
+        for p in tmp.glob("*") if tmp.exists() else []:
+            p.unlink()
+        if tmp.exists():
+            tmp.rmdir()
+    lines = [f"{prop}: n {m['n']}  rms {m['residual']} residual: base {_fmt(m['rms_base'])}, corrected "
+             f"{_fmt(m['rms_corrected_in_sample'])} (leave-one-out {_fmt(m['rms_corrected_leave_one_out'])})"
+             for prop, m in metrics.items()]
+    if skipped:
+        lines.append(f"{len(skipped)} measured value(s) skipped (listed on the card)")
+    lines.append(f"wrote {model} {version} ({len(usable)} measurements) to {final}")
+    return TrainResult(version, final, card, True, "\n".join(lines))
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+# -- prediction ---------------------------------------------------------------------------------
+
+@dataclass
+class PredictSummary:
+    n_rows: int
+    n_ok: int
+    message: str
+
+
+def predict_versioned(model: str, csv_in: Path, out: Path, model_version: str | None = None,
+                      n_jobs: int | None = None, model_dir: Path | None = None, trust: bool = False):
+    """``regenome predict`` with the newest measurement correction (or ``model_version``) applied."""
+    if model == "ndfeb":
+        from regenome.predictors.formula_io import predict_csv
+        from regenome.predictors.ndfeb import use_correction
+
+        info = resolve_version(model, model_version)
+        with use_correction(None if info is None else load_layer(info)):
+            return predict_csv(model, csv_in, out)
+    from regenome.surrogates.predict import predict_table
+
+    if model not in TARGETS:
+        if model_version is not None:
+            from regenome.modelstore import model_folder, read_card
+            from regenome.surrogates import get_spec
+
+            get_spec(model)
+            card = read_card(model_folder(model, model_dir))
+            if model_version != card.version:
+                raise InputDataError(f"--model-version: {model} has no version {model_version!r}; valid: "
+                                     f"{card.version}")
+        return predict_table(model, csv_in, out, n_jobs=n_jobs, model_dir=model_dir, trust=trust)
+    identity = _surrogate_identity(model, model_dir)()
+    info = resolve_version(model, model_version, identity=identity)
+    if info is None:
+        return predict_table(model, csv_in, out, n_jobs=n_jobs, model_dir=model_dir, trust=trust)
+    return _predict_surrogate_corrected(model, load_layer(info), csv_in, out, n_jobs, model_dir, trust)
+
+
+def _predict_surrogate_corrected(model, layer, csv_in, out, n_jobs, model_dir, trust) -> PredictSummary:
+    from regenome.corrections import log_sigma
+    from regenome.surrogates import get_spec
+    from regenome.surrogates.predict import predict_frame
+    from regenome.tableio import read_input_csv, write_csv_atomic
+
+    target = TARGETS[model]
+    spec = get_spec(model)
+    frame = read_input_csv(Path(csv_in), list(spec.inputs),
+                           hint=", ".join(f"{c} in {u}" for c, u in spec.inputs.items()))
+    result = predict_frame(model, frame, n_jobs=n_jobs, model_dir=model_dir, trust=trust)
+    ok = (result["error"] == "").to_numpy()
+    if ok.any():
+        from regenome.surrogates.phosphor_data import ACTIVATORS, parse_activators
+
+        rows = [{"host": h, "concentration": float(c)} for h, c in
+                zip(result.loc[ok, "host"], result.loc[ok, "concentration"])]
+        codes, _ = parse_activators(result.loc[ok, "activator"].tolist())
+        for row, code in zip(rows, codes):
+            row["activator"] = ACTIVATORS[int(code)]
+        features, groups, _, _ = target.features(rows)
+        weights = layer.weights(features, groups)
+        for prop in target.properties:
+            mean = result.loc[ok, prop].to_numpy(dtype=float)
+            std = result.loc[ok, prop + "_std"].to_numpy(dtype=float)
+            if target.space == "ev":
+                energy, sigma_e = HC_EV_NM / mean, std * HC_EV_NM / mean**2
+                shift, sigma = layer.evaluate(prop, weights, sigma_e)
+                new_energy = energy + shift
+                new_mean, new_std = HC_EV_NM / new_energy, sigma * HC_EV_NM / new_energy**2
+            else:
+                shift, sigma = layer.evaluate(prop, weights, log_sigma(mean, std))
+                new_mean = mean * np.exp(shift)
+                new_std = sigma * new_mean
+            result.loc[ok, prop] = new_mean
+            result.loc[ok, prop + "_std"] = new_std
+    write_csv_atomic(result, Path(out))
+    n_ok, n = int(ok.sum()), len(result)
+    msg = f"predicted {n_ok} of {n} rows with {model} {layer.version} (measurement correction); wrote {out}"
+    if n_ok < n:
+        msg += f"; {n - n_ok} rows have a message in the 'error' column"
+    return PredictSummary(n, n_ok, msg)
+
+
+# -- the ndfeb family ---------------------------------------------------------------------------
+
+@lru_cache(maxsize=8)
+def cached_layer(folder: str, sha: str):
+    """The layer of a version folder, loaded once per process (versions are immutable once written)."""
+    card = json.loads((Path(folder) / CARD_FILE).read_text(encoding="utf-8"))
+    return load_layer(VersionInfo(Path(folder).name, 0, Path(folder), card))
