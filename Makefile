@@ -1,4 +1,4 @@
-# regenome: make demo | make test | make bench | make lock
+# regenome: make demo | make test | make bench | make lock | make docs
 # LOCK=1 (make demo LOCK=1, make test LOCK=1, make install LOCK=1): install the exact versions of
 # requirements.lock, then regenome itself with --no-deps, instead of resolving pyproject.toml's ranges.
 PYTHON ?= python3
@@ -9,7 +9,7 @@ LOCKED := $(if $(filter 1,$(LOCK)),$(LOCKFILE))
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCKED) | cksum | cut -d' ' -f1)
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test install clean bench lock
+.PHONY: demo test install clean bench lock docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -c "import matminer, distributed" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[test,bench,dask]"
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+
+# the documentation site (mkdocs.yml) -> site/, every warning an error; installs the docs extra if missing
+docs: | $(BIN)/python
+	$(BIN)/python -c "import mkdocs, material, mkdocstrings_handlers.python, regenome" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
 
 # pin every package of .venv as it is now (make clean && make lock: resolve pyproject.toml afresh first)
 lock: $(STAMP)
