@@ -256,3 +256,38 @@ def test_layer_json_round_trip_and_leave_one_out():
     assert loo[0] == pytest.approx(0.1)  # the only other point has no residual
     with pytest.raises(ValueError, match="length_scale"):
         CorrectionParameters(length_scale=0.0)
+
+
+def test_phosphor_screen_applies_the_emission_correction(tmp_path, home):
+    """A measured emission of one (host, activator) moves that candidate's screened emission toward it,
+    and the run's provenance names the correction version; another activator in the same host stays."""
+    import shutil
+
+    import pandas as pd
+
+    from regenome.pipeline import screen
+    from regenome.spec import load_batch
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "workflows" / "my_hosts", tmp_path / "my_hosts")
+    batch = tmp_path / "batch.toml"
+    batch.write_text((root / "workflows" / "phosphor-warm-white-red.toml").read_text())
+
+    def emission(out):
+        result = screen(load_batch(batch), batch.read_text(), out, batch_path=str(batch))
+        ranked = pd.read_csv(result.ranked_csv).set_index(["host", "activator", "concentration"])
+        return ranked["emission_nm"], json.loads(result.provenance_json.read_text())
+
+    before, _ = emission(tmp_path / "before")
+    key = ("Y3Al5O12", "Ce3+", 0.035)
+    measured = before[key] + 25.0
+    path = tmp_path / "measured.csv"
+    path.write_text(f"host,activator,concentration,emission_nm,source\nY3Al5O12,Ce3+,0.035,{measured:.1f},test lab\n")
+    assert cli("ingest", path, "--family", "phosphor").exit_code == 0
+    trained = cli("train", "emission", "--include-measurements")
+    assert trained.exit_code == 0, trained.output
+    after, provenance = emission(tmp_path / "after")
+    assert before[key] < after[key] < measured
+    other = ("Y3Al5O12", "Eu2+", 0.0175)
+    assert after[other] == pytest.approx(before[other], abs=1e-6)
+    assert "measurement_correction" in provenance["models"]["emission"]

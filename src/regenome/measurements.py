@@ -720,8 +720,41 @@ def predict_versioned(model: str, csv_in: Path, out: Path, model_version: str | 
     return _predict_surrogate_corrected(model, load_layer(info), csv_in, out, n_jobs, model_dir, trust)
 
 
-def _predict_surrogate_corrected(model, layer, csv_in, out, n_jobs, model_dir, trust) -> PredictSummary:
+def correct_surrogate(model: str, layer, hosts, activators, concentrations, mean: np.ndarray, std: np.ndarray,
+                      prop: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and one-sigma of a phosphor surrogate's output ``prop`` with a measurement correction.
+
+    Emission is corrected in eV (additive), T50 in log space, as the layer was fitted.
+    """
     from regenome.corrections import log_sigma
+    from regenome.surrogates.phosphor_data import ACTIVATORS, parse_activators
+
+    target = TARGETS[model]
+    codes, _ = parse_activators([str(a) for a in activators])
+    rows = [{"host": str(h), "concentration": float(c), "activator": ACTIVATORS[int(code)]}
+            for h, c, code in zip(hosts, concentrations, codes)]
+    features, groups, _, _ = target.features(rows)
+    weights = layer.weights(features, groups)
+    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    if target.space == "ev":
+        energy, sigma_e = HC_EV_NM / mean, std * HC_EV_NM / mean**2
+        shift, sigma = layer.evaluate(prop, weights, sigma_e)
+        new_energy = energy + shift
+        return HC_EV_NM / new_energy, sigma * HC_EV_NM / new_energy**2
+    shift, sigma = layer.evaluate(prop, weights, log_sigma(mean, std))
+    new_mean = mean * np.exp(shift)
+    return new_mean, sigma * new_mean
+
+
+def active_layer(model: str):
+    """(version, layer) of the newest measurement correction of ``model`` in REGENOME_HOME, or (None, None)."""
+    info = resolve_version(model)
+    if info is None:
+        return None, None
+    return info.version, cached_layer(str(info.folder), info.card["files"][CORRECTION_FILE])
+
+
+def _predict_surrogate_corrected(model, layer, csv_in, out, n_jobs, model_dir, trust) -> PredictSummary:
     from regenome.surrogates import get_spec
     from regenome.surrogates.predict import predict_frame
     from regenome.tableio import read_input_csv, write_csv_atomic
@@ -733,29 +766,10 @@ def _predict_surrogate_corrected(model, layer, csv_in, out, n_jobs, model_dir, t
     result = predict_frame(model, frame, n_jobs=n_jobs, model_dir=model_dir, trust=trust)
     ok = (result["error"] == "").to_numpy()
     if ok.any():
-        from regenome.surrogates.phosphor_data import ACTIVATORS, parse_activators
-
-        rows = [{"host": h, "concentration": float(c)} for h, c in
-                zip(result.loc[ok, "host"], result.loc[ok, "concentration"])]
-        codes, _ = parse_activators(result.loc[ok, "activator"].tolist())
-        for row, code in zip(rows, codes):
-            row["activator"] = ACTIVATORS[int(code)]
-        features, groups, _, _ = target.features(rows)
-        weights = layer.weights(features, groups)
         for prop in target.properties:
-            mean = result.loc[ok, prop].to_numpy(dtype=float)
-            std = result.loc[ok, prop + "_std"].to_numpy(dtype=float)
-            if target.space == "ev":
-                energy, sigma_e = HC_EV_NM / mean, std * HC_EV_NM / mean**2
-                shift, sigma = layer.evaluate(prop, weights, sigma_e)
-                new_energy = energy + shift
-                new_mean, new_std = HC_EV_NM / new_energy, sigma * HC_EV_NM / new_energy**2
-            else:
-                shift, sigma = layer.evaluate(prop, weights, log_sigma(mean, std))
-                new_mean = mean * np.exp(shift)
-                new_std = sigma * new_mean
-            result.loc[ok, prop] = new_mean
-            result.loc[ok, prop + "_std"] = new_std
+            result.loc[ok, prop], result.loc[ok, prop + "_std"] = correct_surrogate(
+                model, layer, result.loc[ok, "host"], result.loc[ok, "activator"], result.loc[ok, "concentration"],
+                result.loc[ok, prop].to_numpy(dtype=float), result.loc[ok, prop + "_std"].to_numpy(dtype=float), prop)
     write_csv_atomic(result, Path(out))
     n_ok, n = int(ok.sum()), len(result)
     msg = f"predicted {n_ok} of {n} rows with {model} {layer.version} (measurement correction); wrote {out}"

@@ -563,8 +563,10 @@ class PhosphorFamily:
         bad = [e or f for e, f in zip(errors, errors_tq) if e or f]
         if bad:  # the grid checked every (host, activator) pair; this would be a bug
             raise RuntimeError(f"phosphor: a model refused a candidate the grid accepted: {bad[0]}")
+        em, em_std = _measured(("emission", "emission_nm"), table, em, em_std)
+        tq, tq_std = _measured(("thermal-quenching", "T50_K"), table, tq[:, 0], tq_std[:, 0])
         out["emission_nm"] = _gaussian_draws(em, em_std, 0)
-        out["T50_K"] = _gaussian_draws(tq[:, 0], tq_std[:, 0], 1)
+        out["T50_K"] = _gaussian_draws(tq, tq_std, 1)
         out["debye_K"] = _gaussian_draws(table["debye_K"], table["debye_K_std"], 2)
         out["band_gap_eV"] = _gaussian_draws(table["band_gap_eV"], table["band_gap_eV_std"], 3)
         return out
@@ -579,10 +581,15 @@ class PhosphorFamily:
         """Name, version and model-file sha256 of the surrogates this family uses."""
         from regenome.modelstore import model_folder, read_card
 
+        from regenome.measurements import active_layer
+
         out = {}
         for name in MODELS:
             card = read_card(model_folder(name))
             out[name] = {"version": card.version, "files": dict(card.files)}
+            version, _ = active_layer(name)
+            if version is not None:  # a measurement correction on top (docs/lab-loop.md)
+                out[name]["measurement_correction"] = version
         return out
 
     # recipes and structures
@@ -634,6 +641,19 @@ def _choice_dict(choice) -> dict:
     from dataclasses import asdict
 
     return json.loads(json.dumps(asdict(choice), default=str))
+
+
+def _measured(model_column: tuple[str, str], table: dict, mean: np.ndarray, std: np.ndarray):
+    """Mean and one-sigma with the newest measurement correction of the model applied, if any
+    (``regenome train MODEL --include-measurements``; docs/lab-loop.md)."""
+    from regenome.measurements import active_layer, correct_surrogate
+
+    model, column = model_column
+    version, layer = active_layer(model)
+    if layer is None:
+        return mean, std
+    return correct_surrogate(model, layer, table["host"], table["activator"], table["concentration"], mean, std,
+                             column)
 
 
 def _refine_emission(mean: np.ndarray, std: np.ndarray, table: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
