@@ -1,4 +1,5 @@
-"""The shipped ``band-gap`` model: known gaps, no negative gap, bad formulas reported per row."""
+"""The shipped ``band-gap`` model: known gaps, no negative gap, bad formulas reported per row; the
+PBE-anchored half of its mean model."""
 
 from __future__ import annotations
 
@@ -67,3 +68,66 @@ def test_bad_formulas_get_an_error_and_no_prediction(shipped, tmp_path):
     assert table["error"][2] != ""
     assert table["error"][3] == "" and 0.5 < float(table["band_gap_eV"][3]) < 2.5
     assert (table["band_gap_eV"][:3] == "").all() and (table["band_gap_eV_std"][:3] == "").all()
+
+
+def test_phosphor_hosts_and_wide_gap_oxides_come_out_as_insulators(shipped, tmp_path):
+    # a sanity band, not a fit: measured optical gaps are 6.5 (YAG), 7-7.8 (LuAG), 4.5-5 (Sr2Si5N8),
+    # about 4.7 (SrLiAl3N4), 8.8 (Al2O3) and 7.8 eV (MgO); none is in experimental_band_gap.csv
+    hosts = ["Y3Al5O12", "Lu3Al5O12", "Sr2Si5N8", "SrLiAl3N4", "Al2O3", "MgO"]
+    table = _predict(tmp_path, hosts)
+    assert (table["error"] == "").all(), table
+    gap = table.set_index("formula")["band_gap_eV"].astype(float)
+    assert (gap > 2.5).all(), gap
+
+
+@pytest.mark.xfail(strict=True, reason="known miss: CaAlSiN3 is in neither data file and the experimental one "
+                   "has no nitridoaluminosilicate; measured 4.5-5 eV, predicted near 1.2 eV")
+def test_caalsin3_comes_out_as_a_wide_gap_host(shipped, tmp_path):
+    table = _predict(tmp_path, ["CaAlSiN3"])
+    assert float(table["band_gap_eV"][0]) > 3.0
+
+
+def _anchored_data(n=400, seed=0):
+    """Features (noise, PBE gap in the last column) and sqrt-space targets sqrt(1.2 * PBE gap)."""
+    rng = np.random.default_rng(seed)
+    pbe = rng.uniform(0.0, 4.0, n)
+    pbe[: n // 10] = -1.0  # compositions the DFT table lacks
+    X = np.column_stack([rng.normal(size=(n, 3)), pbe])
+    z = np.sqrt(1.2 * np.clip(pbe, 0.0, None))
+    return X, z
+
+
+def test_anchored_regressor_scales_the_prior_and_follows_it_beyond_the_training_range():
+    from sklearn.base import clone
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    from regenome.surrogates.band_gap import PBEAnchoredRegressor
+
+    X, z = _anchored_data()
+    trees = ExtraTreesRegressor(n_estimators=20, random_state=0)
+    model = PBEAnchoredRegressor(trees, clone(trees), prior_column=-1, min_prior=1.0).fit(X, z)
+    assert model.scale_ == pytest.approx(np.sqrt(1.2))
+    direct = clone(trees).fit(X, z)
+    wide = np.array([[0.0, 0.0, 0.0, 9.0]])  # PBE gap far above every training row
+    assert model.predict(wide)[0] > direct.predict(wide)[0] + 0.3  # the forest alone stays at its largest target
+    assert model.predict(wide)[0] < np.sqrt(1.2 * 9.0) + 1e-9  # half of the blend is the exact anchor
+    missing = X[:5].copy()
+    missing[:, -1] = -1.0  # no DFT gap: anchor 0, never NaN
+    assert np.isfinite(model.predict(missing)).all()
+    params = clone(model).get_params()
+    assert params["prior_column"] == -1 and params["min_prior"] == 1.0
+
+
+def test_anchored_regressor_scale_comes_from_the_rows_it_is_fitted_on():
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    from regenome.surrogates.band_gap import PBEAnchoredRegressor
+
+    X, z = _anchored_data()
+    z_other = z * 1.5
+    trees = ExtraTreesRegressor(n_estimators=5, random_state=0)
+    a = PBEAnchoredRegressor(trees, trees, prior_column=-1).fit(X[:200], z[:200])
+    b = PBEAnchoredRegressor(trees, trees, prior_column=-1).fit(X[:200], z_other[:200])
+    assert b.scale_ == pytest.approx(1.5 * a.scale_)
+    with pytest.raises(ValueError, match="no training row has a PBE gap"):
+        PBEAnchoredRegressor(trees, trees, prior_column=-1, min_prior=10.0).fit(X, z)
