@@ -42,6 +42,53 @@ def test_prior_leaves_out_the_query_paper():
     assert prior_features(X, X, residual, np.ones(3))[0, 0] == pytest.approx(0.0)
 
 
+def test_same_host_prior_regressor_shrinks_thin_priors():
+    from regenome.surrogates.phosphor_data import PRIOR_FEATURES, SameHostPriorRegressor
+
+    Z = np.zeros((3, 4 + len(PRIOR_FEATURES)))
+    Z[:, 4 + PRIOR_FEATURES.index("prior_same_host")] = [30.0, 30.0, 30.0]
+    Z[:, 4 + PRIOR_FEATURES.index("prior_weight")] = [0.0, 0.1, 10.0]  # no neighbour, a far one, many papers
+    out = SameHostPriorRegressor(pseudo_weight=0.1).fit(Z, np.zeros(3)).predict(Z)
+    np.testing.assert_allclose(out, [0.0, 15.0, 30.0 * 10 / 10.1])
+    with pytest.raises(ValueError, match="prior feature columns"):
+        SameHostPriorRegressor().fit(np.zeros((3, 2)), np.zeros(3))
+
+
+def test_centroid_shift_estimate_is_the_composition_path(reference_data):
+    """The emission model's eps_c estimate reproduces the shipped centroid-shift model's formula-only path."""
+    from regenome.features.formula import parse_formulas
+    from regenome.modelstore import load_model
+    from regenome.surrogates.phosphor_data import build_X, fit_centroid_shift_estimate
+
+    estimate, record = fit_centroid_shift_estimate(reference_data)
+    assert record.file == "phosphors/ce3_centroid_shift.csv" and record.rows_used > 100
+    fractions, _ = parse_formulas(["Y3Al5O12", "LaF3", "CaAlSiN3", "SrS", "Ca3Sc2Si3O12"])
+    X = build_X(fractions, np.zeros(5), np.full(5, 0.01))
+    eps = estimate.predict(X)
+    model, _ = load_model("centroid-shift")
+    reference, _, _, _ = model.predict_paths(np.hstack([fractions, np.full((5, 2), np.nan)]))
+    np.testing.assert_allclose(eps, reference, rtol=1e-6)
+    assert eps[1] < eps[0] < eps[2]  # fluoride < oxide < nitride (Dorenbos)
+    assert np.isfinite(estimate.set_params(coefficients=estimate.coefficients).predict(X)).all()
+
+
+def test_emission_serves_ce3_with_its_own_model():
+    """Ce3+ rows come from the Ce3+ model (trained on E + eps_c), the other activators from the pooled one."""
+    from regenome.features.formula import parse_formulas
+    from regenome.modelstore import load_model
+    from regenome.surrogates.phosphor_data import ACTIVATOR_INDEX, build_X
+
+    estimator, _ = load_model("emission")
+    ce3 = estimator.activator_estimators_["Ce3+"]
+    assert dict(ce3.centroid_response) == {"Ce3+": 1.0}
+    fractions, _ = parse_formulas(["Y3Al5O12", "Y3Al5O12"])
+    X = build_X(fractions, np.array([ACTIVATOR_INDEX["Ce3+"], ACTIVATOR_INDEX["Eu2+"]]), np.full(2, 0.02))
+    mean, std = estimator.predict(X, return_std=True)
+    np.testing.assert_allclose(mean[:1], ce3.predict(X[:1]))
+    np.testing.assert_allclose(mean[1:], estimator.estimator_.predict(X[1:]))
+    assert (std > 0).all()
+
+
 def test_training_set_cleaning(reference_data):
     from regenome.surrogates import emission, thermal_quenching
 
@@ -137,6 +184,8 @@ def test_cards():
     for activator in ("Ce3+", "Eu2+", "Eu3+", "Tb3+"):
         assert f"{activator}/emission_nm" in card.metrics
     assert 0.5 < card.metrics["all/emission_nm"]["coverage_1sigma"] < 0.9
+    assert [d.file for d in card.training_data] == ["phosphors/literature_phosphors.csv",
+                                                    "phosphors/ce3_centroid_shift.csv"]
     _, card = load_model("thermal-quenching")
     assert "all (mean predictor)/T50_K" in card.metrics
 

@@ -15,6 +15,12 @@ and spectroscopic polarizability, size of the site the activator takes), adds a 
 learned in ``fit`` (what other papers measured for the same or a close host: leave-one-paper-out for
 the training rows, so grouped CV stays honest) and fits tree ensembles on the residual from each
 activator's median, with a calibrated one-sigma error model.
+
+:class:`CentroidShiftEstimate` gives the Ce3+ 5d centroid shift of a host from its formula (the
+composition path of the ``centroid-shift`` surrogate, refitted from its data and kept as a few
+coefficients): the emission model subtracts it from the Ce3+ energies (Dorenbos' relation) so that
+its trees learn the rest of the redshift. :class:`ActivatorSplitRegressor` serves chosen activators
+with their own model; :class:`SameHostPriorRegressor` is a host term that is the same-host prior alone.
 """
 
 from __future__ import annotations
@@ -448,7 +454,191 @@ def measurement_weights(X: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return 1.0 / key.groupby(["g", "a", "h"])["g"].transform("size").to_numpy(dtype=float)
 
 
+# ---------------------------------------------------------------------------------- Ce3+ centroid shift
+#: Descriptors of :func:`regenome.surrogates.centroid_shift.features` (composition path), in order.
+CENTROID_DESCRIPTORS = ("anion_polarizability_A3", "cation_electronegativity", "inv_cation_electronegativity_sq",
+                        "anion_polarizability_over_chi_sq", "anions_per_cation", "anion_share_F", "anion_share_Cl",
+                        "anion_share_Br", "anion_share_I", "anion_share_O", "anion_share_S", "anion_share_Se",
+                        "anion_share_N")
+
+
+class CentroidShiftEstimate(BaseEstimator):
+    """Ce3+ 5d centroid shift (eV) of a host from its formula: ``exp(c0 + sum_i c_i d_i)``.
+
+    ``d`` are the Dorenbos-type composition descriptors of the ``centroid-shift`` surrogate
+    (:data:`CENTROID_DESCRIPTORS`: anion polarizability, charge-weighted cation electronegativity chi_av,
+    1/chi_av^2, alpha/chi_av^2, anions per cation, anion shares; see
+    :func:`regenome.surrogates.centroid_shift.features`) and ``c`` the coefficients of its composition
+    model (ridge regression on ln eps_c, :func:`fit_centroid_shift_estimate`). A fixed function: the
+    coefficients are its parameters, so it needs no ``fit`` and survives ``clone``.
+
+    Parameters
+    ----------
+    coefficients : tuple of float
+        Intercept, then one coefficient per descriptor of :data:`CENTROID_DESCRIPTORS`.
+    fallback : float
+        Value (eV) for hosts the descriptors cannot describe (an element without a usual oxidation state):
+        the median centroid shift of the training hosts.
+    """
+
+    def __init__(self, coefficients=(), fallback=1.0):
+        self.coefficients = coefficients
+        self.fallback = fallback
+
+    def predict(self, X) -> np.ndarray:
+        """Centroid shift (eV), shape (n,), of the hosts of ``X`` (:func:`build_X` rows; host fractions used)."""
+        from regenome.features.elements import load_element_table
+        from regenome.surrogates.centroid_shift import features
+
+        c = np.asarray(self.coefficients, dtype=float)
+        if c.shape != (len(CENTROID_DESCRIPTORS) + 1,):
+            raise ValueError(f"The 'coefficients' parameter of CentroidShiftEstimate must hold "
+                             f"{len(CENTROID_DESCRIPTORS) + 1} numbers (intercept and one per descriptor); "
+                             f"got {c.size}")
+        X = np.asarray(X, dtype=float)
+        values, names = load_element_table()
+        chi = values[:, names.index("electronegativity_pauling")]
+        site = np.full((len(X), 2), np.nan)  # no site structure: the composition path
+        descriptors, _, _, _ = features(np.hstack([X[:, :N_EL], site]), chi)
+        with np.errstate(over="ignore", invalid="ignore"):
+            eps = np.exp(c[0] + descriptors @ c[1:])
+        return np.where(np.isfinite(eps), eps, self.fallback)
+
+
+def fit_centroid_shift_estimate(data_dir: Path, quick: bool = False) -> tuple[CentroidShiftEstimate, object]:
+    """The composition model of the ``centroid-shift`` surrogate refitted on its data, as a
+    :class:`CentroidShiftEstimate`, and the :class:`~regenome.surrogates.base.ExtraFile` record of that data.
+
+    Same data, descriptors, de-duplication and mean model (standardized ridge on ln eps_c) as
+    :class:`regenome.surrogates.centroid_shift.CentroidShiftRegressor`, whose composition path it
+    reproduces; only the mean is kept (as coefficients).
+    """
+    from regenome.features.elements import load_element_table
+    from regenome.surrogates import centroid_shift
+    from regenome.surrogates.base import ExtraFile
+
+    ts = centroid_shift.load_training_set(Path(data_dir), quick)
+    rows = ts.subsets["composition_only"]
+    X, y = ts.X[rows], ts.Y[rows, 0]
+    values, names = load_element_table()
+    descriptors, _, _, _ = centroid_shift.features(X, values[:, names.index("electronegativity_pauling")])
+    fractions = X[:, :N_EL] / X[:, :N_EL].sum(axis=1, keepdims=True)
+    _, first = np.unique(np.column_stack([np.round(fractions, 6), y]), axis=0, return_index=True)
+    first = np.sort(first)
+    model = clone(centroid_shift.make_estimator(0, quick).composition_model.estimator)
+    model.fit(descriptors[first], np.log(y[first]))
+    scaler, linear = model[0], model[-1]
+    weights = linear.coef_ / scaler.scale_
+    intercept = float(linear.intercept_ - weights @ scaler.mean_)
+    estimate = CentroidShiftEstimate(coefficients=tuple(float(v) for v in (intercept, *weights)),
+                                     fallback=float(np.median(y)))
+    record = ExtraFile(file=centroid_shift.DATA_FILE, rows_in_file=ts.rows_in_file, rows_used=len(first),
+                       source=centroid_shift.SPEC.source,
+                       filtering="the centroid-shift surrogate's composition path (ridge on ln eps_c over its "
+                                 "formula descriptors) refitted on the distinct (composition, eps_c) pairs and kept "
+                                 "in the model as coefficients")
+    return estimate, record
+
+
 # ------------------------------------------------------------------------------------------ regressor
+class SameHostPriorRegressor(RegressorMixin, BaseEstimator):
+    """A host term that is the same-host prior alone, shrunk toward zero where it rests on little data.
+
+    Reads the design matrix of :class:`PhosphorRegressor`, whose last columns are
+    :data:`PRIOR_FEATURES`, and predicts ``w / (w + pseudo_weight) * prior_same_host`` (``w``: the
+    prior's kernel weight; a measurement of the same host by one other paper weighs 1). Nothing is
+    learned in ``fit``: for targets as noisy as literature T50 values, trees on the host features
+    added error in grouped CV where this did not.
+
+    Parameters
+    ----------
+    pseudo_weight : float
+        Kernel weight at which the prior counts half.
+    """
+
+    def __init__(self, pseudo_weight=0.1):
+        self.pseudo_weight = pseudo_weight
+
+    def fit(self, Z, y, sample_weight=None):
+        Z = np.asarray(Z, dtype=float)
+        if Z.ndim != 2 or Z.shape[1] < len(PRIOR_FEATURES):
+            raise ValueError(f"The 'Z' parameter of SameHostPriorRegressor.fit must end with the "
+                             f"{len(PRIOR_FEATURES)} prior feature columns; got shape {Z.shape}")
+        self.n_features_in_ = Z.shape[1]
+        return self
+
+    def predict(self, Z) -> np.ndarray:
+        P = np.asarray(Z, dtype=float)[:, -len(PRIOR_FEATURES):]
+        prior, weight = P[:, PRIOR_FEATURES.index("prior_same_host")], P[:, PRIOR_FEATURES.index("prior_weight")]
+        return weight / (weight + self.pseudo_weight) * prior
+
+
+class ActivatorSplitRegressor(RegressorMixin, BaseEstimator):
+    """One model for every activator, and models of their own for some: each trained on its activator's rows.
+
+    Parameters
+    ----------
+    estimator : PhosphorRegressor
+        Trained on all rows; serves the activators without a model of their own.
+    activator_estimators : tuple of (str, PhosphorRegressor)
+        Activator name (e.g. ``"Ce3+"``) and the model trained on that activator's rows only, which
+        then serves its rows (mean and one-sigma).
+    min_rows : int
+        An activator with fewer training rows keeps ``estimator``.
+    """
+
+    def __init__(self, estimator, activator_estimators=(), min_rows=30):
+        self.estimator = estimator
+        self.activator_estimators = activator_estimators
+        self.min_rows = min_rows
+
+    def fit(self, X, y, groups=None):
+        """Fit ``estimator`` on all rows and each activator's model on its rows; ``groups``: papers."""
+        X = np.asarray(X, dtype=float)
+        y = np.ravel(np.asarray(y, dtype=float))
+        groups = np.arange(len(X)) if groups is None else np.asarray(groups)
+        codes = X[:, COL_ACTIVATOR].astype(int)
+        self.estimator_ = clone(self.estimator).fit(X, y, groups=groups)
+        self.activator_estimators_ = {}
+        for name, model in self.activator_estimators:
+            if name not in ACTIVATOR_INDEX:
+                raise ValueError(f"The 'activator_estimators' parameter of ActivatorSplitRegressor must name "
+                                 f"activators among {', '.join(ACTIVATORS)}; got {name!r}")
+            rows = codes == ACTIVATOR_INDEX[name]
+            if rows.sum() >= self.min_rows:
+                self.activator_estimators_[name] = clone(model).fit(X[rows], y[rows], groups=groups[rows])
+        for attribute in ("activator_counts_", "seen_elements_", "concentration_range_", "target_range_",
+                          "n_features_in_"):
+            setattr(self, attribute, getattr(self.estimator_, attribute))
+        return self
+
+    def get_params(self, deep=True) -> dict:
+        """Parameters; with ``deep``, also those of each activator's model as
+        ``activator_estimators__<activator>__<name>`` (read-only: set them on the model itself)."""
+        params = super().get_params(deep=deep)
+        if deep:
+            for name, model in self.activator_estimators:
+                params[f"activator_estimators__{name}"] = model
+                params.update({f"activator_estimators__{name}__{key}": value
+                               for key, value in model.get_params(deep=True).items()})
+        return params
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Features of ``estimator`` (the activators' own models read the same ones)."""
+        return self.estimator_.get_feature_names_out()
+
+    def predict(self, X, return_std=False):
+        """Predictions (n, 1) in the output units, and the one-sigma widths when ``return_std``."""
+        X = np.asarray(X, dtype=float)
+        codes = X[:, COL_ACTIVATOR].astype(int)
+        mean, std = self.estimator_.predict(X, return_std=True)
+        for name, model in self.activator_estimators_.items():
+            rows = codes == ACTIVATOR_INDEX[name]
+            if rows.any():
+                mean[rows], std[rows] = model.predict(X[rows], return_std=True)
+        return (mean, std) if return_std else mean
+
+
 class PhosphorRegressor(RegressorMixin, BaseEstimator):
     """Per-activator baseline + tree-ensemble host term + same-host prior, with a calibrated sigma.
 
@@ -491,6 +681,12 @@ class PhosphorRegressor(RegressorMixin, BaseEstimator):
         multiplied back), putting them on a common scale: Eu2+ 0.64 maps its host shifts onto
         Ce3+'s (Dorenbos).
     target : {"energy", "none"}
+    centroid_shift : CentroidShiftEstimate or None
+        Ce3+ centroid shift of each host (eV), used with ``centroid_response``.
+    centroid_response : tuple of (activator, factor)
+        ``target="energy"`` only: the model works on ``E + factor * eps_c`` for these activators
+        (Dorenbos: E(Ce3+) = 6.12 eV - eps_c - crystal-field part - Stokes shift, so ``("Ce3+", 1.0)``
+        leaves the trees the crystal-field and Stokes parts), and predicts ``E`` back.
     shrinkage : float
         Pseudo-rows pulling small activator baselines toward their transition class's median.
     prior_tau, prior_max_distance, n_neighbors : float, float, int
@@ -510,9 +706,10 @@ class PhosphorRegressor(RegressorMixin, BaseEstimator):
 
     def __init__(self, featurizer, estimator, error_estimator, band_estimator=None, split="none", min_model_rows=60,
                  baseline_classes=(),
-                 band_sample_weight=False, residual_scales=(), target="none", shrinkage=5.0, prior_tau=0.03,
-                 prior_max_distance=0.15, n_neighbors=5, use_prior=True, cv=5, coverage=ONE_SIGMA,
-                 min_calibration_rows=30, sigma_floor=0.0, random_state=0):
+                 band_sample_weight=False, residual_scales=(), target="none", centroid_shift=None,
+                 centroid_response=(), shrinkage=5.0, prior_tau=0.03, prior_max_distance=0.15, n_neighbors=5,
+                 use_prior=True, cv=5, coverage=ONE_SIGMA, min_calibration_rows=30, sigma_floor=0.0,
+                 random_state=0):
         self.featurizer = featurizer
         self.estimator = estimator
         self.error_estimator = error_estimator
@@ -523,6 +720,8 @@ class PhosphorRegressor(RegressorMixin, BaseEstimator):
         self.band_sample_weight = band_sample_weight
         self.residual_scales = residual_scales
         self.target = target
+        self.centroid_shift = centroid_shift
+        self.centroid_response = centroid_response
         self.shrinkage = shrinkage
         self.prior_tau = prior_tau
         self.prior_max_distance = prior_max_distance
@@ -535,16 +734,33 @@ class PhosphorRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ target space
-    def _forward(self, y):
+    def _offset(self, X) -> np.ndarray:
+        """``factor * eps_c`` per row (eV) for the activators of ``centroid_response``, else 0."""
+        factors = np.zeros(len(ACTIVATORS))
+        for name, factor in self.centroid_response:
+            factors[ACTIVATOR_INDEX[name]] = factor
+        k = factors[X[:, COL_ACTIVATOR].astype(int)]
+        if not k.any():
+            return np.zeros(len(X))
+        if self.centroid_shift is None or self.target != "energy":
+            raise ValueError(f"The 'centroid_response' parameter of PhosphorRegressor needs target='energy' and a "
+                             f"'centroid_shift' estimate; got target={self.target!r}, "
+                             f"centroid_shift={self.centroid_shift!r}")
+        out = np.zeros(len(X))
+        out[k != 0] = k[k != 0] * self.centroid_shift.predict(X[k != 0])
+        return out
+
+    def _forward(self, y, X):
         if self.target not in ("energy", "none"):
             raise ValueError(f"The 'target' parameter of PhosphorRegressor must be 'energy' or 'none'; "
                              f"got {self.target!r}.")
         y = np.asarray(y, dtype=float)
-        return HC_EV_NM / y if self.target == "energy" else y
+        return HC_EV_NM / y + self._offset(X) if self.target == "energy" else y
 
-    def _inverse(self, t, sigma):
+    def _inverse(self, t, sigma, X):
         if self.target == "energy":
-            return HC_EV_NM / t, sigma * HC_EV_NM / t**2
+            energy = t - self._offset(X)
+            return HC_EV_NM / energy, sigma * HC_EV_NM / energy**2
         return t, sigma
 
     def _baselines(self, codes, t):
@@ -571,7 +787,7 @@ class PhosphorRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X, y, groups=None):
         """Fit on ``X`` (see :func:`build_X`) and targets ``y`` ((n,) or (n, 1)); ``groups``: papers."""
         X = np.asarray(X, dtype=float)
-        t = self._forward(np.ravel(y))
+        t = self._forward(np.ravel(y), X)
         groups = np.arange(len(X)) if groups is None else np.asarray(groups)
         codes = X[:, COL_ACTIVATOR].astype(int)
         weight = measurement_weights(X, groups)
@@ -604,6 +820,11 @@ class PhosphorRegressor(RegressorMixin, BaseEstimator):
         self.target_range_ = (float(np.min(np.ravel(y))), float(np.max(np.ravel(y))))
         self.n_features_in_ = X.shape[1]
         return self
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the host-model features: the featurizer's, then :data:`PRIOR_FEATURES` (when used)."""
+        names = list(self.featurizer_.get_feature_names_out())
+        return np.asarray(names + (list(PRIOR_FEATURES) if self.use_prior else []), dtype=object)
 
     def _scales(self, codes):
         table = np.ones(len(ACTIVATORS))
@@ -680,7 +901,7 @@ class PhosphorRegressor(RegressorMixin, BaseEstimator):
 
         with threadpool_limits(limits=1, user_api="openmp"):
             t, sigma = self._predict_target(X)
-        mean, std = self._inverse(t, sigma)
+        mean, std = self._inverse(t, sigma, np.asarray(X, dtype=float))
         if return_std:
             return mean[:, None], std[:, None]
         return mean[:, None]
@@ -765,8 +986,7 @@ def prepare_phosphor_inputs(estimator, frame: pd.DataFrame) -> tuple[np.ndarray,
 
 
 def phosphor_feature_names(estimator) -> list[str]:
-    names = list(estimator.featurizer_.get_feature_names_out())
-    return names + (list(PRIOR_FEATURES) if estimator.use_prior else [])
+    return list(estimator.get_feature_names_out())
 
 
 def phosphor_training_range(estimator) -> dict:
