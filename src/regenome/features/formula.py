@@ -1,7 +1,9 @@
 """Fast chemical-formula parsing into atomic-fraction vectors (no pymatgen).
 
 The predict path parses up to millions of formulas, many of them repeated, so this module
-uses a small regex tokenizer and parses each distinct string once per call.
+parses each distinct string once per call: plain formulas (ASCII letters, digits, dots and
+brackets) all at once with numpy array operations, anything else (hydrates, whitespace, errors)
+with a small regex tokenizer, which also gives the error messages.
 """
 
 from __future__ import annotations
@@ -131,20 +133,34 @@ def parse_formulas(formulas: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     errors : list of str
         ``""`` for rows that parsed, otherwise the reason (``"unknown element 'A'"``).
     """
+    formulas = formulas if isinstance(formulas, list) else list(formulas)
     index: dict[object, int] = {}
-    originals: list[object] = []
-    codes_list: list[int] = []
-    for f in formulas:
-        key = f if isinstance(f, str) else (None, repr(f))  # non-strings never match a string
-        code = index.get(key)
-        if code is None:
-            code = index[key] = len(originals)
-            originals.append(f)
-        codes_list.append(code)
+    originals: list[object]
+    if all(type(f) is str for f in formulas):  # the usual case: one pass of C-level dict lookups
+        codes_list = [index.setdefault(f, len(index)) for f in formulas]
+        originals = list(index)
+    else:
+        originals, codes_list = [], []
+        for f in formulas:
+            key = f if isinstance(f, str) else (None, repr(f))  # non-strings never match a string
+            code = index.get(key)
+            if code is None:
+                code = index[key] = len(originals)
+                originals.append(f)
+            codes_list.append(code)
     codes = np.asarray(codes_list, dtype=np.intp)
     unique = np.zeros((len(originals), len(ELEMENTS)), dtype=np.float64)
     unique_err: list[str] = [""] * len(originals)
+    done = np.zeros(len(originals), dtype=bool)
+    strings = np.flatnonzero([isinstance(f, str) for f in originals])
+    for start in range(0, strings.size, _FAST_BLOCK):
+        block = strings[start:start + _FAST_BLOCK]
+        fractions, ok = _parse_plain([originals[i] for i in block])
+        unique[block[ok]] = fractions[ok]
+        done[block[ok]] = True
     for code, f in enumerate(originals):
+        if done[code]:
+            continue
         try:
             parsed = parse_formula(f)  # type: ignore[arg-type]
         except _FormulaError as exc:
@@ -152,6 +168,137 @@ def parse_formulas(formulas: Sequence[str]) -> tuple[np.ndarray, list[str]]:
             continue
         for el, x in parsed.items():
             unique[code, ELEMENT_INDEX[el]] = x
-    fractions = unique[codes]
-    errors = [unique_err[c] for c in codes_list]
+    fractions = unique if len(originals) == len(codes) else unique[codes]  # all distinct: codes = 0..n-1
+    errors = unique_err if len(originals) == len(codes) else [unique_err[c] for c in codes_list]
     return fractions, errors
+
+
+# ----------------------------------------------------------------------------- vectorized fast path
+_FAST_BLOCK = 4_096  # strings per batch of the array parser (small batches stay in the CPU cache)
+_MAX_DIGITS = 15  # longer numbers go to the regex parser (the array parser's integers stay exact)
+_OTHER, _UPPER, _LOWER, _DIGIT, _DOT, _OPEN, _CLOSE = range(7)
+_CLASS = np.full(256, _OTHER, dtype=np.int8)
+_CLASS[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8)] = _UPPER
+_CLASS[np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", np.uint8)] = _LOWER
+_CLASS[np.frombuffer(b"0123456789", np.uint8)] = _DIGIT
+_CLASS[ord(".")] = _DOT
+_CLASS[np.frombuffer(b"([{", np.uint8)] = _OPEN
+_CLASS[np.frombuffer(b")]}", np.uint8)] = _CLOSE
+_BRACKET_KIND = np.zeros(256, dtype=np.int8)
+_BRACKET_KIND[np.frombuffer(b"()", np.uint8)] = 1
+_BRACKET_KIND[np.frombuffer(b"[]", np.uint8)] = 2
+_BRACKET_KIND[np.frombuffer(b"{}", np.uint8)] = 3
+_SYMBOL = np.full(256 * 256, -1, dtype=np.intp)  # first byte * 256 + second byte (0: one letter) -> column
+for _el, _i in ELEMENT_INDEX.items():
+    _SYMBOL[ord(_el[0]) * 256 + (ord(_el[1]) if len(_el) > 1 else 0)] = _i
+
+
+def _parse_plain(formulas: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Atomic fractions of formulas made of element symbols, numbers and brackets, all at once.
+
+    A row is accepted (``ok``) only when it is well formed: at most ``MAX_FORMULA_LENGTH``
+    characters of ``A-Z a-z 0-9 . ( ) [ ] { }``, known element symbols, numbers right after an
+    element or a closing bracket, balanced non-empty brackets and a positive total. Other rows
+    (whitespace, hydrates, anything :func:`parse_formula` rejects) are left to it. Accepted rows
+    agree with :func:`parse_formula` to rounding (the numbers are parsed exactly).
+
+    Returns ``fractions`` (n, len(ELEMENTS)), zero in rows that are not ok, and ``ok`` (n,) bool.
+    """
+    n = len(formulas)
+    lengths = np.fromiter(map(len, formulas), dtype=np.intp, count=n)
+    ok = (lengths > 0) & (lengths <= MAX_FORMULA_LENGTH)
+    buf = np.frombuffer("".join(formulas).encode("ascii", "replace"), dtype=np.uint8)  # 1 byte per char
+    if buf.size == 0:
+        return np.zeros((n, len(ELEMENTS))), np.zeros(n, dtype=bool)
+    row = np.repeat(np.arange(n), lengths)
+    first = np.zeros(buf.size, dtype=bool)  # first character of its formula
+    first[(np.cumsum(lengths) - lengths)[lengths > 0]] = True
+    last = np.roll(first, -1)
+    last[-1] = True
+    cls = _CLASS[buf]
+    prev = np.where(first, _OTHER, np.roll(cls, 1))
+    nxt = np.where(last, _OTHER, np.roll(cls, -1))
+
+    def reject(mask: np.ndarray) -> None:
+        ok[row[mask]] = False
+
+    reject(cls == _OTHER)
+    reject((cls == _LOWER) & (prev != _UPPER))  # "Fee", "fe": a lone lower-case letter
+    # element symbols
+    el_pos = np.flatnonzero(cls == _UPPER)
+    two = nxt[el_pos] == _LOWER
+    second = np.where(two, buf[np.minimum(el_pos + 1, buf.size - 1)], 0)
+    el_col = _SYMBOL[buf[el_pos].astype(np.intp) * 256 + second]
+    reject(el_pos[el_col < 0])
+    el_end = el_pos + two
+    # numbers: maximal runs of digits and dots, each one \d+(\.\d*)? or \.\d+
+    numeric = (cls == _DIGIT) | (cls == _DOT)
+    run_start = numeric & ~((prev == _DIGIT) | (prev == _DOT))
+    run_id = np.cumsum(run_start, dtype=np.int32) - 1
+    starts = np.flatnonzero(run_start)
+    num_pos = np.flatnonzero(numeric)
+    rid = run_id[num_pos]
+    is_digit = cls[num_pos] == _DIGIT
+    n_runs = starts.size
+    n_dots = np.bincount(rid, weights=~is_digit, minlength=n_runs)
+    n_digits = np.bincount(rid, weights=is_digit, minlength=n_runs)
+    reject(starts[(n_dots > 1) | (n_digits < 1) | (n_digits > _MAX_DIGITS)])
+    # a number must follow an element or a closing bracket
+    before = np.where(first[starts], _OTHER, cls[np.maximum(starts - 1, 0)])
+    reject(starts[~np.isin(before, (_UPPER, _LOWER, _CLOSE))])
+    # exact value: integer mantissa / 10**(digits after the dot), one correctly rounded division
+    run_first = np.flatnonzero(run_start[num_pos])  # index in num_pos of each run's first character
+    digit_cum = np.cumsum(is_digit, dtype=np.int32)  # digits up to and including this character
+    dot_cum = np.cumsum(~is_digit, dtype=np.int32)
+    digit_in_run = digit_cum - (digit_cum[run_first] - is_digit[run_first])[rid]  # 1-based among the run's digits
+    dot_seen = (dot_cum - (dot_cum[run_first] - ~is_digit[run_first])[rid]) > 0
+    power = np.clip(n_digits[rid] - digit_in_run, 0, _MAX_DIGITS)
+    digits = np.where(is_digit, buf[num_pos].astype(np.float64) - 48.0, 0.0)
+    mantissa = np.bincount(rid, weights=digits * 10.0 ** power, minlength=n_runs)
+    n_decimals = np.bincount(rid, weights=is_digit & dot_seen, minlength=n_runs)
+    value = np.append(mantissa / 10.0 ** n_decimals, 1.0)  # run_id -1 (no number yet) reads the 1.0
+
+    def amount_after(end: np.ndarray) -> np.ndarray:
+        """The number right after position ``end`` (same formula), else 1."""
+        has = (~last[end]) & numeric[np.minimum(end + 1, buf.size - 1)]
+        return np.where(has, value[run_id[np.minimum(end + 1, buf.size - 1)]], 1.0)
+
+    amount = amount_after(el_end)
+    # brackets: balanced per formula, never empty, matching kinds
+    step = (cls == _OPEN).view(np.int8) - (cls == _CLOSE).view(np.int8)
+    depth = np.cumsum(step, dtype=np.int32)
+    depth -= np.repeat(depth[first] - step[first], lengths[lengths > 0])  # depth after each char, per formula
+    reject(depth < 0)
+    reject(last & (depth != 0))
+    reject((cls == _OPEN) & (nxt == _CLOSE))
+    br_pos = np.flatnonzero((cls == _OPEN) | (cls == _CLOSE))
+    if br_pos.size and ok.any():
+        is_open = cls[br_pos] == _OPEN
+        level = np.where(is_open, depth[br_pos], depth[br_pos] + 1)
+        good = ok[row[br_pos]]
+        br_pos, is_open, level = br_pos[good], is_open[good], level[good]
+        # per formula and nesting level, brackets alternate open, close, open... in position order
+        order = np.lexsort((br_pos, level, row[br_pos]))
+        opens, closes = br_pos[order][0::2], br_pos[order][1::2]
+        if opens.size != closes.size or not (is_open[order][0::2].all() and not is_open[order][1::2].any()):
+            reject(br_pos)  # not expected after the depth checks; the regex parser then decides
+            opens = closes = np.zeros(0, dtype=np.intp)
+        reject(opens[_BRACKET_KIND[buf[opens]] != _BRACKET_KIND[buf[closes]]])
+        mult = amount_after(closes)
+        group_level = depth[opens]
+        # multiply each element by its enclosing groups' multipliers, innermost first
+        for lev in range(int(group_level.max(initial=0)), 0, -1):
+            at = group_level == lev
+            latest = np.full(buf.size, -1, dtype=np.intp)
+            latest[opens[at]] = np.arange(at.sum())
+            latest = np.maximum.accumulate(latest)[el_pos]
+            inside = (depth[el_pos] >= lev) & (latest >= 0)
+            amount = np.where(inside, amount * mult[at][np.maximum(latest, 0)], amount)
+    el_row = row[el_pos]
+    total = np.bincount(el_row, weights=amount, minlength=n)
+    ok &= (total > 0) & np.isfinite(total)
+    keep = ok[el_row]
+    n_el = len(ELEMENTS)
+    fractions = np.bincount(el_row[keep] * n_el + el_col[keep], weights=amount[keep] / total[el_row[keep]],
+                            minlength=n * n_el).reshape(n, n_el)
+    return fractions, ok

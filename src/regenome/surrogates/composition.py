@@ -146,12 +146,13 @@ def prepare_formulas(estimator, frame: pd.DataFrame) -> tuple[np.ndarray, list[s
     from regenome.features.formula import parse_formulas
 
     fractions, errors = parse_formulas(frame["formula"].astype(str).tolist())
-    unseen = (fractions > 0) & ~estimator.seen_elements_
-    bad_rows = np.flatnonzero(unseen.any(axis=1))
+    never_seen = np.flatnonzero(~estimator.seen_elements_)
+    bad_rows = np.flatnonzero((fractions[:, never_seen] > 0).any(axis=1))  # only the unseen columns: cheap
+    unseen = (fractions[bad_rows] > 0) & ~estimator.seen_elements_
     symbols = np.array(ELEMENTS)
-    for i in bad_rows:
+    for i, row in zip(bad_rows, unseen):
         if not errors[i]:
-            errors[i] = ("element(s) " + ", ".join(symbols[unseen[i]]) +
+            errors[i] = ("element(s) " + ", ".join(symbols[row]) +
                          " absent from the training data; no prediction")
     return fractions, list(errors)
 

@@ -33,7 +33,7 @@ def predict_chunk(name: str, part: pd.DataFrame, model_dir: Path | None = None,
     X, errors = spec.prepare_inputs(estimator, part)
     ok = np.array([not e for e in errors], dtype=bool)
     if ok.any():
-        m, s = estimator.predict(X[ok], return_std=True)
+        m, s = estimator.predict(X if ok.all() else X[ok], return_std=True)  # no copy when every row is valid
         if spec.check_predictions is not None:
             flagged = spec.check_predictions(estimator, X[ok], m)
             for i, message in zip(np.flatnonzero(ok), flagged):
