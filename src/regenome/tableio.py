@@ -79,7 +79,7 @@ def _write_plain_csv(frame: pd.DataFrame, path: Path, float_format: str, quoting
                 text[i] = ""
             columns.append(text)
             joined.append("".join(text))
-        elif col.dtype == object:
+        elif col.dtype == object or pd.api.types.is_string_dtype(col.dtype):  # pandas 3: "str" dtype
             values = col.tolist()
             try:
                 joined.append("".join(values))  # TypeError unless every cell is text
