@@ -40,7 +40,7 @@ from sklearn.base import clone
 from regenome.surrogates.base import SurrogateSpec, TrainingSet
 from regenome.surrogates.phosphor_data import (
     ACTIVATORS, HC_EV_NM, INERT_CODOPANTS, LINE_WINDOWS_NM, MAX_SPECTRUM_TEMPERATURE_K, SECOND_EMITTER_MIN_NM, SOURCE,
-    fit_centroid_shift_estimate, phosphor_feature_names, phosphor_training_set, phosphor_training_range, prepare_phosphor_inputs,
+    PHOSPHOR_INPUT, fit_centroid_shift_estimate, phosphor_training_set,
 )
 
 #: Subsets reported on the card besides ``all``: the activators with enough rows, and the band emitters.
@@ -165,15 +165,11 @@ SPEC = SurrogateSpec(
                 "eps_c being the host's Ce3+ 5d centroid shift predicted from its formula (the composition path "
                 "of the centroid-shift surrogate, refitted from its data), so that its trees learn the "
                 "crystal-field and Stokes parts of the redshift.",
-    inputs={"host": "host formula (nominal, without the activator)", "activator": "ion, e.g. Ce3+ or Eu2+",
-            "concentration": "fraction of the replaced site (0-1]"},
     outputs={"emission_nm": "nm"},
     source=SOURCE,
     load_training_set=load_training_set,
     make_estimator=make_estimator,
-    prepare_inputs=prepare_phosphor_inputs,
-    feature_names=phosphor_feature_names,
-    training_range=phosphor_training_range,
+    **PHOSPHOR_INPUT,
     validation="{n_splits}-fold GroupKFold grouped by paper (DOI), shuffled with seed {seed}: no paper is on both "
                "sides, hosts measured by other papers are; metrics on out-of-fold predictions; baselines and "
                "the same-host prior of each fold come from its training papers only (inside fit: training rows "

@@ -996,3 +996,12 @@ def phosphor_training_range(estimator) -> dict:
             "concentration": {"min": estimator.concentration_range_[0], "max": estimator.concentration_range_[1],
                               "unit": "fraction of the replaced site"},
             "target": {"min": estimator.target_range_[0], "max": estimator.target_range_[1]}}
+
+
+#: The (host, activator, concentration)-in part of a phosphor surrogate's spec:
+#: ``SurrogateSpec(..., **PHOSPHOR_INPUT)`` (emission, thermal-quenching).
+PHOSPHOR_INPUT = {"inputs": {"host": "host formula (nominal, without the activator)",
+                             "activator": "ion, e.g. Ce3+ or Eu2+",
+                             "concentration": "fraction of the replaced site (0-1]"},
+                  "prepare_inputs": prepare_phosphor_inputs, "feature_names": phosphor_feature_names,
+                  "training_range": phosphor_training_range}

@@ -20,7 +20,7 @@ import numpy as np
 
 from regenome.surrogates.base import SurrogateSpec, TrainingSet
 from regenome.surrogates.phosphor_data import (
-    SOURCE, phosphor_feature_names, phosphor_training_set, phosphor_training_range, prepare_phosphor_inputs,
+    PHOSPHOR_INPUT, SOURCE, phosphor_training_set,
 )
 
 REPORTED_ACTIVATORS = ("Ce3+", "Eu2+", "Eu3+", "Mn4+")
@@ -81,15 +81,11 @@ SPEC = SurrogateSpec(
                 "values are noisy (the same composition differs by 150 K between papers). The issue's anchors "
                 "were scored on the withheld papers, whose spread is smaller (a constant 450 K scores 53 K "
                 "there); on these grouped folds compare with the '(mean predictor)' rows.",
-    inputs={"host": "host formula (nominal, without the activator)", "activator": "ion, e.g. Ce3+ or Eu2+",
-            "concentration": "fraction of the replaced site (0-1]"},
     outputs={"T50_K": "K"},
     source=SOURCE,
     load_training_set=load_training_set,
     make_estimator=make_estimator,
-    prepare_inputs=prepare_phosphor_inputs,
-    feature_names=phosphor_feature_names,
-    training_range=phosphor_training_range,
+    **PHOSPHOR_INPUT,
     validation="{n_splits}-fold GroupKFold grouped by paper (DOI), shuffled with seed {seed}: no paper is on both "
                "sides; metrics on out-of-fold predictions; baselines and the same-host prior of each fold come "
                "from its training papers only, and each fold's model runs its own inner grouped CV for the "
