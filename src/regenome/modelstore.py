@@ -188,7 +188,7 @@ def load_from_folder(folder: Path, trust: bool = False) -> tuple[Any, ModelCard]
         import joblib
 
         try:
-            return joblib.load(path), card
+            return joblib.load(path), card  # safe: only with trust=True, after the sha256 check above
         except Exception as exc:  # noqa: BLE001 - unpickling raises anything
             raise ModelFileError(f"{path}: cannot be loaded ({type(exc).__name__}: {exc})") from None
     if path.suffix != ".skops":
