@@ -87,12 +87,12 @@ def select(ranked: pd.DataFrame, options: ShortlistOptions = ShortlistOptions())
     ranking = np.argsort(-utility, kind="stable")
     size = max(options.n * pool_factor, options.n)
     while True:  # a pool crowded with near-duplicates is doubled until it yields n picks
-        records, sub = _spread(pool.iloc[ranking[:size]].reset_index(drop=True), utility[ranking[:size]],
-                               options)
+        sub = pool.iloc[ranking[:size]].reset_index(drop=True)
+        records = _spread(sub, utility[ranking[:size]], options)
         if len(records) >= options.n or size >= len(pool):
             break
         size *= 2
-    pool, utility = sub, utility[ranking[:size]]
+    pool = sub
     rows = pool.iloc[[r[0] for r in records]].copy()
     rows.insert(0, "pick", np.arange(1, len(rows) + 1))
     rows["utility"] = np.round([r[1] for r in records], 6)
@@ -103,7 +103,7 @@ def select(ranked: pd.DataFrame, options: ShortlistOptions = ShortlistOptions())
     return rows.reset_index(drop=True)
 
 
-def _spread(pool: pd.DataFrame, utility: np.ndarray, options: ShortlistOptions) -> tuple[list[tuple], pd.DataFrame]:
+def _spread(pool: pd.DataFrame, utility: np.ndarray, options: ShortlistOptions) -> list[tuple]:
     """Greedy picks from a pool in utility order: (row, utility, nearest pick, distance) per pick."""
     dist = composition_distance(pool)
     scale = max(float(dist.max()), 1e-12)
@@ -123,7 +123,7 @@ def _spread(pool: pd.DataFrame, utility: np.ndarray, options: ShortlistOptions) 
         closer = dist[best] < nearest
         nearest_id[closer], nearest[closer] = best, dist[best][closer]
         available &= dist[best] >= options.min_distance
-    return records, pool
+    return records
 
 
 def _why(row: pd.Series, record: tuple, ids: np.ndarray, first: bool, pool_size: int) -> str:

@@ -277,9 +277,8 @@ def _site_per_formula(host, choice) -> float:
     """Atoms of the substituted site per formula unit (all atoms of the element if no structure)."""
     from pymatgen.core import Composition
 
-    reduced, z = Composition(host.formula).get_reduced_composition_and_factor()
     if host.structure is None or choice.multiplicity is None:
-        return float(reduced[choice.replaced])
+        return float(Composition(host.formula).get_reduced_composition_and_factor()[0][choice.replaced])
     factor = host.structure.composition.get_reduced_composition_and_factor()[1]
     return choice.multiplicity / factor
 
