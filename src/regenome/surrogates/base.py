@@ -31,6 +31,7 @@ class TrainingSet:
     subsets: dict[str, np.ndarray] = field(default_factory=dict)  # name -> boolean mask
     extra_files: list[ExtraFile] = field(default_factory=list)  # further files the set was built from
     context: dict = field(default_factory=dict)  # objects built from the data that make_estimator needs
+    rows_used: int | None = None  # rows of ``file`` behind the set, when not len(Y) (e.g. sets joined from files)
 
 
 @dataclass

@@ -46,11 +46,11 @@ def load_training_set(data_dir: Path, quick: bool) -> TrainingSet:
     frac_kept = fractions[keep]
     frame = pd.DataFrame({"formula": names[keep], "brgoch": in_brgoch, "aflow": in_aflow})
     filtering = (f"{brgoch.filtering}; joined with {AFLOW_FILE} (next entry; its split column ignored): "
-                 f"{n_both} compositions in both sets kept once with the Brgoch value; rows_used counts "
-                 "the rows of the joined set")
+                 f"{n_both} compositions in both sets kept once with the Brgoch value; "
+                 f"{len(keep)} compositions in the joined set")
     aflow_only = in_aflow & ~in_brgoch
     ts = TrainingSet(X=frac_kept, Y=merged[:, None], groups=uniq.copy(), frame=frame, file=BRGOCH_FILE,
-                     rows_in_file=brgoch.rows_in_file, filtering=filtering,
+                     rows_in_file=brgoch.rows_in_file, rows_used=int(in_brgoch.sum()), filtering=filtering,
                      subsets={"all": np.ones(len(keep), bool), "brgoch": in_brgoch, "aflow": in_aflow,
                               "oxide": (frac_kept[:, _index("O")] > 0)},
                      extra_files=[ExtraFile(file=AFLOW_FILE, rows_in_file=aflow.rows_in_file,

@@ -127,7 +127,7 @@ def train_surrogate(name: str, data_dir: Path, out_dir: Path, seed: int = 0, qui
         name=spec.name, version=spec.version + ("-quick" if quick else ""), description=spec.description,
         inputs=spec.inputs, outputs=spec.outputs,
         training_data=[TrainingData(file=ts.file, sha256=sha256_file(data_file), rows_in_file=ts.rows_in_file,
-                                    rows_used=len(ts.Y), source=spec.source, filtering=ts.filtering)]
+                                    rows_used=len(ts.Y) if ts.rows_used is None else ts.rows_used, source=spec.source, filtering=ts.filtering)]
         + [TrainingData(file=f.file, sha256=sha256_file(Path(data_dir) / f.file), rows_in_file=f.rows_in_file,
                         rows_used=f.rows_used, source=f.source, filtering=f.filtering) for f in ts.extra_files],
         features=list(spec.feature_names(final)), training_range=spec.training_range(final),
