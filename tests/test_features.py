@@ -235,3 +235,36 @@ def test_vectorized_batch_matches_rows():
     batch = fz.transform(F)
     singles = np.vstack([fz.transform(F[i:i + 1]) for i in range(len(F))])
     np.testing.assert_array_equal(batch, singles)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, len(ELEMENTS) - 1), st.floats(0.01, 10.0)), min_size=0, max_size=9),
+                min_size=1, max_size=30))
+def test_statistics_match_a_per_row_loop(rows):
+    """mean/min/max/range/dev equal a plain per-row loop over the known values (NaN-valued elements skipped)."""
+    F = np.zeros((len(rows), len(ELEMENTS)))
+    for i, entries in enumerate(rows):
+        for e, x in entries:
+            F[i, e] += x
+    fz = CompositionFeaturizer(fraction_elements=None).fit(F)
+    X = fz.transform(F)
+    names = list(fz.get_feature_names_out())
+    table, props = load_element_table()
+    for i in range(len(F)):
+        present = np.flatnonzero(F[i])
+        if present.size == 0:
+            assert np.isnan(X[i]).all()
+            continue
+        for prop in ("Z", "electronegativity_pauling", "electron_affinity_eV", "melting_point_K"):
+            v = table[present, props.index(prop)]
+            x = F[i, present] / F[i].sum()
+            ok = ~np.isnan(v)
+            got = {s: X[i, names.index(f"{s}_{prop}")] for s in ("mean", "min", "max", "range", "dev")}
+            if not ok.any():
+                assert all(np.isnan(g) for g in got.values())
+                continue
+            mean = (x[ok] * v[ok]).sum() / x[ok].sum()
+            expected = {"mean": mean, "min": v[ok].min(), "max": v[ok].max(), "range": v[ok].max() - v[ok].min(),
+                        "dev": (x[ok] * np.abs(v[ok] - mean)).sum() / x[ok].sum()}
+            for s, value in expected.items():
+                assert got[s] == pytest.approx(value, rel=1e-5, abs=1e-4), (prop, s, as_dict(F[i]))

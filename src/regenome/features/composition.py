@@ -49,7 +49,7 @@ DEFAULT_FRACTION_ELEMENTS: tuple[str, ...] = ("Fe", "Co", "Ni", "Mn", "Gd", "O",
 #: Valid entries of ``stats``.
 STATS: tuple[str, ...] = ("mean", "min", "max", "range", "dev")
 
-_CHUNK_ROWS = 32_768
+_CHUNK_ROWS = 8192
 
 
 def _param_error(name: str, must: str, got: object) -> ValueError:
@@ -275,17 +275,10 @@ def _features(X, props, stats, norms, groups, re_props, is_re, frac_idx, out) ->
             Vz = np.where(known, props, 0.0)
             wsum = W @ known.astype(np.float64)
             mean = (W @ Vz) / wsum
-            by_stat = {"mean": mean}
-            if {"min", "max", "range"} & set(stats):
-                vmin, vmax = _row_min_max(props, cols, counts, indptr)
-                by_stat.update(min=vmin, max=vmax, range=vmax - vmin)
-            if "dev" in stats:
-                dev = Vz[cols]
-                dev -= np.nan_to_num(mean)[rows]
-                np.abs(dev, out=dev)
-                dev *= w[:, None] * known[cols]
-                S = csr_matrix((np.ones(rows.size), np.arange(rows.size), indptr), shape=(n, rows.size))
-                by_stat["dev"] = (S @ dev) / wsum
+            vmin, vmax, dev = _row_stats(props, Vz, known, np.nan_to_num(mean), w, cols, counts, indptr,
+                                         need_dev="dev" in stats)
+            by_stat = {"mean": mean, "min": vmin, "max": vmax, "range": vmax - vmin,
+                       "dev": None if dev is None else dev / wsum}
             for stat in stats:
                 put(by_stat[stat])
         for q in norms:
@@ -302,23 +295,51 @@ def _features(X, props, stats, norms, groups, re_props, is_re, frac_idx, out) ->
             den = Wre @ known.astype(np.float64)
             put(np.where(den > 0, num / den, 0.0))
             put(num)
-        if frac_idx.size:
-            put(X[:, frac_idx] / total[:, None])
+        if frac_idx.size:  # divided straight into ``out`` (no temporary copies of the wide block)
+            np.divide(X if frac_idx.size == n_el and (frac_idx == np.arange(n_el)).all() else X[:, frac_idx],
+                      total[:, None], out=out[:, col:col + frac_idx.size], casting="same_kind")
     out[~present] = np.nan
 
 
-def _row_min_max(props, cols, counts, indptr) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row min and max of ``props`` over the row's elements, ignoring NaN (NaN if none)."""
-    n = counts.size
-    lo_table = np.where(np.isnan(props), np.inf, props)
-    hi_table = np.where(np.isnan(props), -np.inf, props)
-    vmin = np.full((n, props.shape[1]), np.inf)
-    vmax = np.full((n, props.shape[1]), -np.inf)
+def _row_stats(props, Vz, known, mean, w, cols, counts, indptr, need_dev=True):
+    """Per-row min and max of ``props`` over the row's elements, ignoring NaN (NaN if none), and the
+    unnormalized deviation sum_j w_j |v_j - mean| over the known values (None unless ``need_dev``).
+
+    Rows are taken in blocks of equal element count k; each block is reduced over its k element
+    columns in place (no (rows, k, properties) temporaries).
+    """
+    n, m = counts.size, props.shape[1]
+    lo_table = np.where(known, props, np.inf)
+    hi_table = np.where(known, props, -np.inf)
+    vmin = np.full((n, m), np.nan)
+    vmax = np.full((n, m), np.nan)
+    dev = np.full((n, m), np.nan) if need_dev else None
     for k in np.unique(counts[counts > 0]):
         r = np.flatnonzero(counts == k)
-        c = cols[indptr[r][:, None] + np.arange(k)]  # (rows with k elements, k)
-        vmin[r] = lo_table[c].min(axis=1)
-        vmax[r] = hi_table[c].max(axis=1)
+        start = indptr[r]
+        lo = hi = acc = None
+        mu = mean[r] if need_dev else None
+        for j in range(k):
+            e = cols[start + j]
+            if lo is None:
+                lo, hi = lo_table[e], hi_table[e]
+            else:
+                np.minimum(lo, lo_table[e], out=lo)
+                np.maximum(hi, hi_table[e], out=hi)
+            if need_dev:
+                d = Vz[e]
+                d -= mu
+                np.abs(d, out=d)
+                d *= known[e]
+                d *= w[start + j][:, None]
+                if acc is None:
+                    acc = d
+                else:
+                    acc += d
+        vmin[r] = lo
+        vmax[r] = hi
+        if need_dev:
+            dev[r] = acc
     vmin[np.isinf(vmin)] = np.nan
     vmax[np.isinf(vmax)] = np.nan
-    return vmin, vmax
+    return vmin, vmax, dev
