@@ -23,6 +23,17 @@ def _registry() -> dict[str, str]:
     return found
 
 
+def stable_id(prefix: str, key: str) -> str:
+    """Candidate id ``<prefix>-<16 hex digits>`` from a candidate's defining text (same text, same id).
+
+    64 bits of BLAKE2b: the chance that any two of a billion candidates share an id is about 3 %, and
+    of ten million about 3e-6 (40 bits, used before, gave about 22 shared ids in a 7-million batch).
+    """
+    import hashlib
+
+    return f"{prefix}-" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
 def family_names() -> list[str]:
     """Names of the installed families."""
     return sorted(_registry())

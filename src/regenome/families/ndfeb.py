@@ -18,6 +18,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from regenome.families import stable_id
 from regenome.predictors.ndfeb import MAX_CO_FRACTION, PROPERTIES, RE_ELEMENTS, ROUTES, TM_ELEMENTS
 from regenome.spec import BatchSpec, StrictModel, _FieldError, _short
 
@@ -359,7 +360,7 @@ def format_formula(re_frac: np.ndarray, co: float) -> str:
 
 def candidate_id(formula: str, route: str) -> str:
     """Stable id from formula and route (same candidate, same id, in any batch)."""
-    return "ndfeb-" + hashlib.blake2b(f"{formula}|{route}".encode(), digest_size=5).hexdigest()
+    return stable_id("ndfeb", f"{formula}|{route}")
 
 
 #: Passing composition grids by batch (JSON of the spec), a few per process.

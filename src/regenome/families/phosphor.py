@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from regenome.families import stable_id
 from regenome.spec import BatchSpec, StrictModel, _FieldError, _short
 
 #: Properties the surrogates predict (each with ``_std``).
@@ -450,7 +451,7 @@ def formula_order(pair: HostActivator) -> list[str]:
 def candidate_id(host_key: str, activator: str, concentration: float) -> str:
     """Stable id from host, activator and concentration."""
     text = f"{host_key}|{activator}|{concentration:.6f}"
-    return "phos-" + hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
+    return stable_id("phos", text)
 
 
 def _gaussian_draws(mean: np.ndarray, std: np.ndarray, salt: int) -> np.ndarray:
