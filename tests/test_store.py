@@ -224,6 +224,28 @@ def test_candidates_append_and_read(tiny_set: Path) -> None:
         assert list(ss.read_candidates(["x_ce"])) == ["x_ce"]
         with pytest.raises(StructureSetError, match="nope"):
             ss.read_candidates(["nope"])
+        some = ss.read_candidates(["candidate_id", "x_ce"], rows=slice(1, 5), take=np.array([0, 2, 3]))
+        assert some["candidate_id"].tolist() == ["ce.nd_b-0002", "c4", "c5"]
+        np.testing.assert_array_equal(some["x_ce"], [0.5, 0.2, 0.3])
+        assert ss.row_chunk >= 1
+
+
+def test_read_rows_reads_chunk_runs_in_the_asked_order(tmp_path: Path) -> None:
+    """streamrank._read_rows: any rows, any order, chunk runs capped by slice_rows, same as a full read."""
+    from regenome.streamrank import _chunk_runs, _read_rows
+
+    path = tmp_path / "big.h5"
+    n = 5000
+    with StructureSet.create(path) as ss:
+        ss.append_candidates(_candidates([f"c{i:05d}" for i in range(n)], list(np.arange(n) / n)))
+    rows = np.random.default_rng(1).choice(n, 300, replace=False)
+    with StructureSet.open(path) as ss:
+        whole = ss.read_candidates()
+        got = _read_rows(ss, rows, slice_rows=2048)
+    assert got["candidate_id"].tolist() == whole["candidate_id"][rows].tolist()
+    np.testing.assert_array_equal(got["x_ce"].to_numpy(), whole["x_ce"][rows])
+    runs = list(_chunk_runs(np.array([0, 5, 3000, 3001, 4999]), 1024, 2048, n))
+    assert runs == [slice(0, 1024), slice(2048, 3072), slice(4096, 5000)]
 
 
 def test_an_append_killed_midway_is_invisible_and_cut_on_reopen(tiny_set: Path) -> None:

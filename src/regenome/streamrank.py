@@ -100,19 +100,33 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def _read_rows(store, rows: np.ndarray, slice_rows: int):
-    """All columns of the given table rows, in the given order (read slice by slice)."""
+    """All columns of the given table rows, in the given order.
+
+    Reads only the runs of HDF5 chunks (``store.row_chunk`` rows) that hold a wanted row, at most
+    ``slice_rows`` rows at a time, and decodes text for the wanted rows only.
+    """
     import pandas as pd
 
     order = np.argsort(rows, kind="stable")
     sorted_rows = rows[order]
     parts = []
-    for sl in _slices(store.n_candidates, slice_rows):
+    for sl in _chunk_runs(sorted_rows, store.row_chunk, slice_rows, store.n_candidates):
         lo, hi = np.searchsorted(sorted_rows, [sl.start, sl.stop])
-        if hi > lo:
-            cols = store.read_candidates(rows=sl)
-            local = sorted_rows[lo:hi] - sl.start
-            parts.append(pd.DataFrame({k: v[local] for k, v in cols.items()}))
+        parts.append(pd.DataFrame(store.read_candidates(rows=sl, take=sorted_rows[lo:hi] - sl.start)))
     table = pd.concat(parts, ignore_index=True)
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     return table.iloc[inverse].reset_index(drop=True)
+
+
+def _chunk_runs(sorted_rows: np.ndarray, chunk: int, max_rows: int, n: int):
+    """Slices over consecutive chunks that hold at least one of ``sorted_rows``, each at most ``max_rows`` long."""
+    touched = np.unique(sorted_rows // chunk)
+    if not touched.size:
+        return
+    breaks = np.flatnonzero(np.diff(touched) > 1) + 1
+    per_slice = max(max_rows // chunk, 1)
+    for run in np.split(touched, breaks):
+        for start in range(0, run.size, per_slice):
+            part = run[start:start + per_slice]
+            yield slice(int(part[0]) * chunk, min((int(part[-1]) + 1) * chunk, n))

@@ -514,6 +514,14 @@ class StructureSet:
         return _decode(np.atleast_1d(cols).tolist())
 
     @property
+    def row_chunk(self) -> int:
+        """Rows per HDF5 chunk of the candidate columns (reads aligned to it touch fewer chunks)."""
+        g = self._file()["candidates"]
+        cols = self.candidate_columns
+        chunks = g[cols[0]].chunks if cols else None
+        return int(chunks[0]) if chunks else _ROW_CHUNK
+
+    @property
     def n_candidates(self) -> int:
         """Number of rows of the candidate table (whole appends only: ``/candidates`` attribute ``n_rows``)."""
         g = self._file()["candidates"]
@@ -898,7 +906,7 @@ class StructureSet:
             )
 
     def read_candidates(self, columns: Sequence[str] | None = None,
-                        rows: slice | None = None) -> dict[str, np.ndarray]:
+                        rows: slice | None = None, take: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Read candidate columns.
 
         Parameters
@@ -907,6 +915,8 @@ class StructureSet:
             Columns to read; all by default.
         rows : slice, optional
             Rows to read (all by default); read a large table in slices to bound memory.
+        take : array of int, optional
+            Positions within ``rows`` to return (text is decoded for these rows only).
 
         Returns
         -------
@@ -933,7 +943,12 @@ class StructureSet:
         for name in wanted:
             ds = g[name]
             try:
-                out[name] = ds.asstr()[sel] if _kind_of_dataset(ds) == "s" else ds[sel]
+                if take is None:
+                    out[name] = ds.asstr()[sel] if _kind_of_dataset(ds) == "s" else ds[sel]
+                elif _kind_of_dataset(ds) == "s":
+                    out[name] = np.array([b.decode("utf-8") for b in ds[sel][take]], dtype=object)
+                else:
+                    out[name] = ds[sel][take]
             except OSError as exc:
                 raise StructureSetError(
                     f"{self._path}: cannot read candidate column '{name}' ({_short(exc)})"
