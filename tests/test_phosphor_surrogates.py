@@ -205,3 +205,18 @@ def test_quick_train(reference_data, tmp_path, name):
     estimator, _ = load_from_folder(tmp_path / name)
     mean, std = estimator.predict(result.training_set.X[:5], return_std=True)
     assert mean.shape == (5, 1) and (std > 0).all()
+
+
+def test_median_extra_trees_is_the_median_of_its_trees_in_any_block_size(monkeypatch):
+    import regenome.surrogates.emission as emission
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((60, 4)), rng.random(60)
+    y[::10] += 5.0  # outlying targets: the median over trees resists them
+    model = emission.MedianExtraTreesRegressor(n_estimators=25, random_state=0).fit(X, y)
+    Xt = rng.random((50, 4))
+    expected = np.median([t.predict(Xt.astype(np.float32)) for t in model.estimators_], axis=0)
+    np.testing.assert_allclose(model.predict(Xt), expected)
+    monkeypatch.setattr(emission, "_MEDIAN_BLOCK_ROWS", 7)
+    np.testing.assert_allclose(model.predict(Xt), expected)
+    assert np.median(model.predict(Xt)) < np.median(super(emission.MedianExtraTreesRegressor, model).predict(Xt))

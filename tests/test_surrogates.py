@@ -125,9 +125,7 @@ def test_models_list_and_show(quick_models, monkeypatch):
 #: Anchors a shipped model does not beat, with the reason (also on its model page and in the issue notes).
 #: thermal-quenching: the issue scored a constant 450 K on its withheld papers (53 K); on our grouped folds
 #: the same constant scores 69.4 K and the model 60.3 K, so the two numbers are not on the same rows.
-#: emission: Koyama et al. scored Eu2+ on a random split (25 nm); ours is grouped by paper (25.8 nm).
-KNOWN_MISSES = {("thermal-quenching", "constant 450 K (issue, withheld papers)"),
-                ("emission", "Koyama et al. 2023, Eu2+ on 129 compounds")}
+KNOWN_MISSES = {("thermal-quenching", "constant 450 K (issue, withheld papers)")}
 
 
 @pytest.mark.parametrize("name", surrogate_names())
