@@ -86,3 +86,53 @@ def test_bad_rows_get_an_error_and_all_predictions_are_positive(shipped, tmp_pat
     mean = good["debye_K"].astype(float)
     assert (mean > 0).all() and (mean < 2500).all() and (good["debye_K_std"].astype(float) > 0).all()
     assert "rows have a message" in output
+
+
+def test_lindemann_estimate_by_hand_and_debye_features_limits():
+    from regenome.features.debye import DEBYE_FEATURES, DebyeFeaturizer, debye_features, lindemann_debye
+    from regenome.features.elements import load_element_table
+    from regenome.features.formula import parse_formulas
+
+    # Fe: T_m 1811 K, M 55.845 u, V 7.09 cm3/mol -> 137 * sqrt(1811 / (55.845 * 7.09^(2/3))) = 406 K
+    assert lindemann_debye(1811.0, 55.845, 7.09) == pytest.approx(406.1, abs=0.2)
+    table, names = load_element_table()
+    X, _ = parse_formulas(["Fe", "MgO", "Mg2O2", "C"])
+    f = dict(zip(DEBYE_FEATURES, debye_features(X, table, names).T))
+    assert f["lindemann_mean_K"][0] == pytest.approx(406.1, abs=0.5)
+    # an element: every Lindemann variant agrees, the harmonic mass is the mass, no mass disorder
+    for name in ("lindemann_max_K", "lindemann_cation_K", "lindemann_harmonic_K"):
+        assert f[name][0] == pytest.approx(f["lindemann_mean_K"][0])
+    assert f["harmonic_mass_u"][0] == pytest.approx(55.845, abs=1e-3) and f["mass_disorder"][0] == 0
+    # MgO: the cation melting point is Mg's (923 K), half the atoms are light, mean mass 20.15 u
+    assert f["cation_melting_point_K"][1] == pytest.approx(923.0)
+    assert f["frac_light"][1] == pytest.approx(0.5) and f["mean_mass_u"][1] == pytest.approx(20.152, abs=1e-2)
+    assert f["harmonic_mass_u"][1] < f["mean_mass_u"][1]
+    np.testing.assert_allclose(debye_features(X[1:2], table, names), debye_features(X[2:3], table, names))
+    assert f["frac_light"][3] == 1.0 and f["lindemann_mean_K"][3] > 3 * f["lindemann_mean_K"][0]  # diamond
+    assert np.isnan(debye_features(np.zeros((1, X.shape[1])), table, names)).all()
+    featurizer = DebyeFeaturizer().fit(X)
+    assert featurizer.transform(X).shape[1] == len(featurizer.get_feature_names_out())
+
+
+def test_source_flag_and_blend_predict_as_brgoch():
+    from sklearn.dummy import DummyRegressor
+
+    from regenome.features.formula import parse_formulas
+    from regenome.surrogates.debye_temperature import (LindemannBlendRegressor, SourceFlagFeaturizer,
+                                                       composition_keys)
+
+    X, _ = parse_formulas(["MgO", "Mg2O2", "MgO2", "NaCl"])
+    keys = composition_keys(X)
+    assert keys[0] == keys[1] != keys[2]
+    featurizer = SourceFlagFeaturizer(aflow_only_keys=keys[2:3]).fit(X)
+    F = featurizer.transform(X)
+    np.testing.assert_array_equal(F[:, -1], [1, 1, 0, 1])
+    assert featurizer.get_feature_names_out()[-1] == "source_brgoch"
+    # anchored part only, predicting log(theta/theta_L) = 0: the prediction is the Lindemann anchor
+    y = np.array([900.0, 900.0, 700.0, 300.0])
+    blend = LindemannBlendRegressor(DummyRegressor(strategy="constant", constant=0.0), DummyRegressor(),
+                                    anchor_column=-4, weight=1.0, brgoch_weight=2.0).fit(F, y)
+    np.testing.assert_allclose(blend.predict(F), F[:, -4])
+    # direct part only: a constant model of the (Brgoch-weighted) mean
+    blend = blend.set_params(weight=0.0).fit(F, y)
+    np.testing.assert_allclose(blend.predict(F), np.average(y, weights=[2, 2, 1, 2]))
