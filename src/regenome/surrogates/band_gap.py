@@ -31,20 +31,14 @@ from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 
 from regenome.features.elements import ELEMENT_INDEX
 from regenome.surrogates.base import ExtraFile, SurrogateSpec, TrainingSet
-from regenome.surrogates.composition import FORMULA_INPUT, GROUPED_VALIDATION, formula_model, formula_training_set
+from regenome.surrogates.composition import (FORMULA_INPUT, GROUPED_VALIDATION, composition_keys, formula_model,
+                                             formula_training_set)
 
 DATA_FILE = "phosphors/experimental_band_gap.csv"
 DFT_FILE = "phosphors/dft_band_gap_materials_project.csv"
 DFT_FEATURES = ("dft_gap_min_eV", "dft_gap_median_eV", "dft_gap_max_eV", "dft_n_entries")
 _HASH_SEED = 20261128
 _TABLES: dict[str, "DFTGapTable"] = {}  # data file path -> table (built once per process)
-
-
-def composition_keys(fractions: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """An int64 hash per row of the atomic fractions rounded to 1e-4 (same rounding as the CV groups)."""
-    counts = np.round(np.asarray(fractions, dtype=float) * 1e4).astype(np.int64)
-    with np.errstate(over="ignore"):
-        return (counts * weights).sum(axis=1)  # wraps modulo 2**64: deterministic
 
 
 class DFTGapTable:

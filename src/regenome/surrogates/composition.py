@@ -72,6 +72,18 @@ def reduced_formula_groups(fractions: np.ndarray, decimals: int = 4) -> np.ndarr
     return ids.ravel()
 
 
+def composition_keys(fractions: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """An int64 hash per row of the atomic fractions rounded to 1e-4 (the rounding of the CV groups).
+
+    ``weights`` holds one int64 per element column; the sum of rounded fractions times weights wraps
+    modulo 2**64 (deterministic). Rows must already be normalized when equal compositions written at
+    other scales should get the same key.
+    """
+    counts = np.round(np.asarray(fractions, dtype=float) * 1e4).astype(np.int64)
+    with np.errstate(over="ignore"):
+        return (counts * weights).sum(axis=1)
+
+
 def element_mask(symbols: tuple[str, ...]) -> np.ndarray:
     from regenome.features.elements import ELEMENTS
 

@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from regenome.surrogates.base import ExtraFile, SurrogateSpec, TrainingSet
 from regenome.surrogates.composition import (FORMULA_INPUT, FeaturizedRegressor, load_formula_table,
                                              reduced_formula_groups, subsample)
+from regenome.surrogates.composition import composition_keys as weighted_composition_keys
 from regenome.surrogates.uncertainty import CalibratedRegressor
 
 BRGOCH_FILE = "phosphors/debye_temperature_brgoch.csv"
@@ -78,14 +79,14 @@ _HASH_BASE = 1_000_003  # odd multiplier of the polynomial composition hash
 
 
 def composition_keys(fractions: np.ndarray) -> np.ndarray:
-    """An int64 hash per row of the normalized atomic fractions rounded to 1e-4 (the CV-group rounding)."""
+    """:func:`~regenome.surrogates.composition.composition_keys` of the normalized rows, with the
+    element weights ``_HASH_BASE ** column`` (the keys stored in the shipped 1.1 model)."""
     x = np.asarray(fractions, dtype=float)
     total = x.sum(axis=1, keepdims=True)
-    counts = np.round(np.divide(x, total, out=np.zeros_like(x), where=total > 0) * 1e4).astype(np.int64)
     powers = np.ones(x.shape[1], dtype=np.int64)
     with np.errstate(over="ignore"):
         powers[1:] = np.cumprod(np.full(x.shape[1] - 1, _HASH_BASE, dtype=np.int64))
-        return counts @ powers  # wraps modulo 2**64: deterministic
+    return weighted_composition_keys(np.divide(x, total, out=np.zeros_like(x), where=total > 0), powers)
 
 
 def _index(symbol: str) -> int:
