@@ -943,12 +943,11 @@ class StructureSet:
         for name in wanted:
             ds = g[name]
             try:
+                text = _kind_of_dataset(ds) == "s"
                 if take is None:
-                    out[name] = ds.asstr()[sel] if _kind_of_dataset(ds) == "s" else ds[sel]
-                elif _kind_of_dataset(ds) == "s":
-                    out[name] = np.array([b.decode("utf-8") for b in ds[sel][take]], dtype=object)
-                else:
-                    out[name] = ds[sel][take]
+                    out[name] = ds.asstr()[sel] if text else ds[sel]
+                else:  # decode only the taken rows
+                    out[name] = np.array(_decode(ds[sel][take]), dtype=object) if text else ds[sel][take]
             except OSError as exc:
                 raise StructureSetError(
                     f"{self._path}: cannot read candidate column '{name}' ({_short(exc)})"
