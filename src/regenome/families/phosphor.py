@@ -18,6 +18,7 @@ import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -276,10 +277,8 @@ def _hosts(spec: PhosphorBatch) -> list[tuple[str, object, str, str]]:
 
 def _site_per_formula(host, choice) -> float:
     """Atoms of the substituted site per formula unit (all atoms of the element if no structure)."""
-    from pymatgen.core import Composition
-
     if host.structure is None or choice.multiplicity is None:
-        return float(Composition(host.formula).get_reduced_composition_and_factor()[0][choice.replaced])
+        return dict(reduced_amounts(host.formula))[choice.replaced]
     factor = host.structure.composition.get_reduced_composition_and_factor()[1]
     return choice.multiplicity / factor
 
@@ -392,17 +391,24 @@ def _constraint_mask(grid: Grid, spec: PhosphorBatch) -> np.ndarray:
     return keep
 
 
-def doped_amounts(grid: Grid, pair_index: np.ndarray, conc: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Atoms per formula unit of the doped compounds (n, e) and the element order."""
+@lru_cache(maxsize=256)
+def reduced_amounts(formula: str) -> tuple[tuple[str, float], ...]:
+    """(element symbol, atoms per reduced formula unit) of a host formula, in its written order."""
     from pymatgen.core import Composition
 
+    reduced = Composition(formula).get_reduced_composition_and_factor()[0]
+    return tuple((el.symbol, float(amount)) for el, amount in reduced.items())
+
+
+def doped_amounts(grid: Grid, pair_index: np.ndarray, conc: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Atoms per formula unit of the doped compounds (n, e) and the element order."""
     from regenome.structures.placement import activator_ion
 
     elements: list[str] = []
     for pair in grid.pairs:
-        for el in Composition(pair.host.formula).get_reduced_composition_and_factor()[0]:
-            if el.symbol not in elements:
-                elements.append(el.symbol)
+        for el, _ in reduced_amounts(pair.host.formula):
+            if el not in elements:
+                elements.append(el)
         act = activator_ion(pair.activator)[0]
         if act not in elements:
             elements.append(act)
@@ -411,8 +417,8 @@ def doped_amounts(grid: Grid, pair_index: np.ndarray, conc: np.ndarray) -> tuple
     rep_col = np.zeros(len(grid.pairs), dtype=np.int64)
     site = np.zeros(len(grid.pairs))
     for i, pair in enumerate(grid.pairs):
-        for el, amount in Composition(pair.host.formula).get_reduced_composition_and_factor()[0].items():
-            base[i, elements.index(el.symbol)] = amount
+        for el, amount in reduced_amounts(pair.host.formula):
+            base[i, elements.index(el)] = amount
         act_col[i] = elements.index(activator_ion(pair.activator)[0])
         rep_col[i] = elements.index(pair.choice.replaced)
         site[i] = pair.site_per_formula
@@ -437,12 +443,10 @@ def format_formula(amounts: np.ndarray, elements: tuple[str, ...], order: list[s
 
 def formula_order(pair: HostActivator) -> list[str]:
     """The host's element order with the activator right after the element it replaces."""
-    from pymatgen.core import Composition
-
     from regenome.structures.placement import activator_ion
 
     act = activator_ion(pair.activator)[0]
-    order = [el.symbol for el in Composition(pair.host.formula).get_reduced_composition_and_factor()[0]]
+    order = [el for el, _ in reduced_amounts(pair.host.formula)]
     if act not in order:
         order.insert(order.index(pair.choice.replaced) + 1, act)
     return order
