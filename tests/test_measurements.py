@@ -65,7 +65,10 @@ def _read(path: Path) -> dict[tuple[str, str], dict[str, float]]:
 
 
 def _store_files(home: Path) -> list[Path]:
-    return sorted(p for p in home.rglob("*") if p.is_file()) if home.exists() else []
+    """Data files and provenance records of the store (not the per-content claim markers)."""
+    if not home.exists():
+        return []
+    return sorted(p for p in home.rglob("*") if p.is_file() and not p.name.startswith(".claim-"))
 
 
 # -- ingest: validation -------------------------------------------------------------------------
@@ -136,6 +139,43 @@ def test_append_only_store_refuses_the_same_content(tmp_path, home):
     assert cli("ingest", second, "--family", "ndfeb").exit_code == 0
     after = _store_files(home)
     assert len(after) == 4 and all(p.read_bytes() == data for p, data in before.items())
+
+
+def test_concurrent_ingest_of_the_same_content_stores_it_once(tmp_path, home, monkeypatch):
+    """Two ingests that both pass the duplicate check: the per-content claim lets only one commit."""
+    import regenome.measurements as measurements
+
+    table = tmp_path / "a.csv"
+    table.write_text(HEADER + GOOD)
+    real_entries = measurements._entries
+    monkeypatch.setattr(measurements, "_entries", lambda family, home=None: [])  # both see an empty store
+    measurements.ingest_file(table, "ndfeb")
+    with pytest.raises(measurements.InputDataError, match="another ingest of this content"):
+        measurements.ingest_file(table, "ndfeb")
+    assert len(_store_files(home)) == 2
+    monkeypatch.setattr(measurements, "_entries", real_entries)  # once committed, the usual message
+    with pytest.raises(measurements.InputDataError, match="already ingested"):
+        measurements.ingest_file(table, "ndfeb")
+
+
+def test_interrupted_ingest_releases_its_claim(tmp_path, home, monkeypatch):
+    import regenome.measurements as measurements
+
+    table = tmp_path / "a.csv"
+    table.write_text(HEADER + GOOD)
+    real_write = measurements._write_new
+
+    def fail_on_record(path, data):
+        if path.suffix == ".json":
+            raise KeyboardInterrupt
+        real_write(path, data)
+
+    monkeypatch.setattr(measurements, "_write_new", fail_on_record)
+    with pytest.raises(KeyboardInterrupt):
+        measurements.ingest_file(table, "ndfeb")
+    assert _store_files(home) == [] and not list(home.rglob(".claim-*"))
+    monkeypatch.setattr(measurements, "_write_new", real_write)
+    assert measurements.ingest_file(table, "ndfeb").provenance["rows"] == 1
 
 
 # -- train --include-measurements and versioned predict -----------------------------------------

@@ -304,6 +304,15 @@ def _write_new(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _refuse_if_ingested(path: Path, family: str, digest: str, home: Path | None) -> None:
+    """InputDataError if a committed entry of the store holds content with sha256 ``digest``."""
+    for entry in _entries(family, home):
+        if entry.get("source_sha256") == digest:
+            raise InputDataError(f"{path}: this content was already ingested on {entry.get('ingested_at')} "
+                                 f"from {entry.get('source_file')} (sha256 {digest[:12]}...); nothing stored. "
+                                 "The store is append-only: put only new rows in a new file")
+
+
 def ingest_file(path: Path, family: str, source: str | None = None, home: Path | None = None) -> IngestResult:
     """Validate a measured table and store it, with its provenance, as a new entry of the store."""
     path = Path(path)
@@ -314,15 +323,18 @@ def ingest_file(path: Path, family: str, source: str | None = None, home: Path |
     data = path.read_bytes()
     rows = validate_table(path, family, data, source)
     digest = _sha256(data)
-    for entry in _entries(family, home):
-        if entry.get("source_sha256") == digest:
-            raise InputDataError(f"{path}: this content was already ingested on {entry.get('ingested_at')} "
-                                 f"from {entry.get('source_file')} (sha256 {digest[:12]}...); nothing stored. "
-                                 "The store is append-only: put only new rows in a new file")
+    _refuse_if_ingested(path, family, digest, home)
     now = datetime.now(timezone.utc)
     stem = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{digest[:16]}"
     folder = measurements_dir(family, home)
     folder.mkdir(parents=True, exist_ok=True)
+    claim = folder / f".claim-{digest}"  # one per content: of two concurrent ingests only one gets it
+    try:
+        _write_new(claim, b"")
+    except FileExistsError:
+        _refuse_if_ingested(path, family, digest, home)
+        raise InputDataError(f"{path}: another ingest of this content is running or was interrupted; nothing "
+                             f"stored. If none is running, delete {claim} and ingest again") from None
     names = ["line"] + [c.name for c in FAMILY_COLUMNS[family]]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
@@ -335,11 +347,15 @@ def ingest_file(path: Path, family: str, source: str | None = None, home: Path |
               "source_file": str(path.resolve()), "source_sha256": digest, "source_label": source or "",
               "ingested_at": now.isoformat(timespec="seconds"), "regenome_version": _regenome_version(),
               "rows": len(rows), "columns": names}
-    _write_new(stored, table)
     try:
-        _write_new(record_path, (json.dumps(record, indent=2) + "\n").encode("utf-8"))  # the commit record
+        _write_new(stored, table)
+        try:
+            _write_new(record_path, (json.dumps(record, indent=2) + "\n").encode("utf-8"))  # the commit record
+        except BaseException:
+            stored.unlink(missing_ok=True)
+            raise
     except BaseException:
-        stored.unlink(missing_ok=True)
+        claim.unlink(missing_ok=True)  # nothing committed: the content may be ingested again
         raise
     return IngestResult(stored, record, f"stored {len(rows)} {family} measurements from {path} as {stored}")
 
