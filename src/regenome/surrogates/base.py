@@ -45,6 +45,20 @@ class ExtraFile:
     filtering: str = ""
 
 
+def subsample(ts: TrainingSet, n: int, seed: int) -> TrainingSet:
+    """A random subset of ``n`` rows (for quick training in tests); the card still counts the file rows behind the set."""
+    if len(ts.Y) <= n:
+        return ts
+    idx = np.sort(np.random.default_rng(seed).choice(len(ts.Y), n, replace=False))
+    return TrainingSet(X=ts.X[idx], Y=ts.Y[idx], groups=None if ts.groups is None else ts.groups[idx],
+                       frame=ts.frame.iloc[idx].reset_index(drop=True), file=ts.file,
+                       rows_in_file=ts.rows_in_file, rows_used=len(ts.Y) if ts.rows_used is None else ts.rows_used,
+                       filtering=ts.filtering + f"; quick mode: trained on a random subset of {n} of the "
+                                                f"{len(ts.Y)} rows of the set",
+                       subsets={k: v[idx] for k, v in ts.subsets.items()}, extra_files=ts.extra_files,
+                       context=ts.context)
+
+
 @dataclass(frozen=True)
 class SurrogateSpec:
     """A trained surrogate: its interface, data and estimator factory."""

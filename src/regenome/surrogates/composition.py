@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
-from regenome.surrogates.base import TrainingSet
+from regenome.surrogates.base import TrainingSet, subsample
 from regenome.surrogates.uncertainty import CalibratedRegressor
 
 RARE_EARTHS = ("Sc", "Y", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm",
@@ -138,18 +138,6 @@ def family_masks(fractions: np.ndarray) -> dict[str, np.ndarray]:
     anion = has(ANIONS)
     return {"rare_earth": has(RARE_EARTHS), "non_rare_earth": ~has(RARE_EARTHS),
             "with_Mn_Fe_Co_Ni": has(MAGNETIC_3D), "oxide": has(("O",)), "intermetallic": ~anion}
-
-
-def subsample(ts: TrainingSet, n: int, seed: int) -> TrainingSet:
-    """A random subset of ``n`` rows (for quick training in tests)."""
-    if len(ts.Y) <= n:
-        return ts
-    idx = np.sort(np.random.default_rng(seed).choice(len(ts.Y), n, replace=False))
-    return TrainingSet(X=ts.X[idx], Y=ts.Y[idx], groups=None if ts.groups is None else ts.groups[idx],
-                       frame=ts.frame.iloc[idx].reset_index(drop=True), file=ts.file,
-                       rows_in_file=ts.rows_in_file, filtering=ts.filtering + f"; random subset of {n} rows",
-                       subsets={k: v[idx] for k, v in ts.subsets.items()}, extra_files=ts.extra_files,
-                       context=ts.context)
 
 
 def prepare_formulas(estimator, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:

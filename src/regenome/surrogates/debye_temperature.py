@@ -19,9 +19,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from regenome.surrogates.base import ExtraFile, SurrogateSpec, TrainingSet
+from regenome.surrogates.base import ExtraFile, SurrogateSpec, TrainingSet, subsample
 from regenome.surrogates.composition import (FORMULA_INPUT, FeaturizedRegressor, load_formula_table,
-                                             reduced_formula_groups, subsample)
+                                             reduced_formula_groups)
 from regenome.surrogates.composition import composition_keys as weighted_composition_keys
 from regenome.surrogates.uncertainty import CalibratedRegressor
 

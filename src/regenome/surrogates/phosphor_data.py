@@ -914,7 +914,7 @@ def phosphor_training_set(data_dir: Path, target: str, select, quick: bool):
     ``select(frame) -> (keep mask, {reason: dropped mask})`` picks the rows; exact repeats (same paper,
     host, activator, site fraction and target) are merged; groups are papers. ``quick``: 400 random rows.
     """
-    from regenome.surrogates.base import TrainingSet
+    from regenome.surrogates.base import TrainingSet, subsample
 
     frame, fractions, counts = load_phosphor_table(data_dir)
     keep, reasons = select(frame)
@@ -939,12 +939,7 @@ def phosphor_training_set(data_dir: Path, target: str, select, quick: bool):
                                   "year", target, *anion_cols]],
                      file=DATA_FILE, rows_in_file=counts["rows_in_file"], filtering=filtering,
                      subsets={"all": np.ones(len(y), bool)})
-    if quick and len(y) > 400:
-        idx = np.sort(np.random.default_rng(0).choice(len(y), 400, replace=False))
-        ts = TrainingSet(X=X[idx], Y=ts.Y[idx], groups=ts.groups[idx], frame=ts.frame.iloc[idx].reset_index(drop=True),
-                         file=ts.file, rows_in_file=ts.rows_in_file, filtering=filtering + "; random subset of 400 rows",
-                         subsets={"all": np.ones(len(idx), bool)})
-    return ts
+    return subsample(ts, 400, 0) if quick else ts
 
 
 def prepare_phosphor_inputs(estimator, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
-from regenome.surrogates.base import SurrogateSpec, TrainingSet
+from regenome.surrogates.base import SurrogateSpec, TrainingSet, subsample
 from regenome.surrogates.uncertainty import CalibratedRegressor
 from regenome.units import MU0
 
@@ -131,12 +131,7 @@ def load_training_set(data_dir: Path, quick: bool) -> TrainingSet:
     subsets = {"all": np.ones(len(Y), bool), "hard_Q_above_1": q > 1.0, "soft_Q_below_1": q <= 1.0}
     ts = TrainingSet(X=X, Y=Y, groups=None, frame=frame, file=DATA_FILE, rows_in_file=len(raw),
                      filtering=filtering, subsets=subsets)
-    if quick:
-        idx = np.sort(np.random.default_rng(0).choice(len(Y), 1500, replace=False))
-        ts = TrainingSet(X=X[idx], Y=Y[idx], groups=None, frame=frame.iloc[idx].reset_index(drop=True),
-                         file=DATA_FILE, rows_in_file=len(raw), filtering=filtering + "; random subset of 1500",
-                         subsets={k: v[idx] for k, v in subsets.items()})
-    return ts
+    return subsample(ts, 1500, 0) if quick else ts
 
 
 def make_estimator(seed: int, quick: bool, context: dict | None = None) -> SingleGrainRegressor:
