@@ -288,7 +288,7 @@ def predict(
     """Predict properties for the rows of a CSV file (adds <output>, <output>_std and error columns)."""
     def go():
         # issue 7: predict_versioned applies the newest (or --model-version) measurement correction
-        from regenome.measurements import predict_versioned
+        from regenome.corrected_models import predict_versioned
 
         if model == "ndfeb" and (model_dir is not None or trust):
             _fail("--model-dir/--trust: the ndfeb physics model has no model file; drop these options")
@@ -547,7 +547,7 @@ def train(
 
         # -- issue 7: measurement corrections, written as a new version into REGENOME_HOME --
         if include_measurements:
-            from regenome.measurements import train_with_measurements
+            from regenome.corrected_models import train_with_measurements
 
             unused = [name for name, value in (("--data", data), ("--out", out), ("--docs", docs)) if value is not None]
             if unused:

@@ -24,8 +24,8 @@ does not shrink (it may grow): the residual scatter stays honest. Far away it is
 
 Distances are Euclidean over feature columns divided by ``feature_scales`` (for Nd-Fe-B: the seven
 rare-earth fractions, the Co share and the temperature over 2000 K). Everything here is a pure
-function over arrays; the measurement store and the model wiring live in :mod:`regenome.measurements`
-and the model modules. See ``docs/lab-loop.md``.
+function over arrays; the measurement store lives in :mod:`regenome.measurements`, the model wiring in
+:mod:`regenome.corrected_models` and the model modules. See ``docs/lab-loop.md``.
 """
 
 from __future__ import annotations

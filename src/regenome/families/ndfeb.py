@@ -377,14 +377,14 @@ def _model(cls):
 @lru_cache(maxsize=4)
 def _corrected_model(cls, folder: str, sha: str):
     """One corrected model per worker process and correction version (versions are immutable)."""
-    from regenome.measurements import cached_layer
+    from regenome.corrected_models import cached_layer
 
     return cls(correction=cached_layer(folder, sha))
 
 
 def _active_model():
     """The physics model with the newest measurement correction of ``REGENOME_HOME``, if there is one."""
-    from regenome.measurements import CORRECTION_FILE, resolve_version
+    from regenome.corrected_models import CORRECTION_FILE, resolve_version
     from regenome.predictors.ndfeb import NdFeBModel
 
     info = resolve_version("ndfeb")
@@ -523,7 +523,7 @@ class NdFeBFamily:
     def model_provenance(self) -> dict:
         """Name, version and parameter-file sha256 of the models this family uses."""
         from regenome.datafiles import table_path
-        from regenome.measurements import CORRECTION_FILE, resolve_version
+        from regenome.corrected_models import CORRECTION_FILE, resolve_version
         from regenome.predictors.ndfeb import NdFeBModel
 
         params = table_path("ndfeb", "parameters.json")

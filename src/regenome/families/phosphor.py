@@ -585,7 +585,7 @@ class PhosphorFamily:
         """Name, version and model-file sha256 of the surrogates this family uses."""
         from regenome.modelstore import model_folder, read_card
 
-        from regenome.measurements import active_layer
+        from regenome.corrected_models import active_layer
 
         out = {}
         for name in MODELS:
@@ -650,7 +650,7 @@ def _choice_dict(choice) -> dict:
 def _measured(model_column: tuple[str, str], table: dict, mean: np.ndarray, std: np.ndarray):
     """Mean and one-sigma with the newest measurement correction of the model applied, if any
     (``regenome train MODEL --include-measurements``; docs/lab-loop.md)."""
-    from regenome.measurements import active_layer, correct_surrogate
+    from regenome.corrected_models import active_layer, correct_surrogate
 
     model, column = model_column
     version, layer = active_layer(model)
