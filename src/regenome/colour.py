@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-HC_EV_NM = 1239.84193
+from regenome.phosphor_physics import HC_EV_NM
 
 #: Full width at half maximum (eV) assumed per activator: broad 5d-4f bands for Ce3+ and Eu2+
 #: (e.g. about 0.45 eV / 110 nm for YAG:Ce, about 0.30 eV / 90 nm for red nitrides), narrow

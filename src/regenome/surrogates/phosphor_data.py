@@ -33,12 +33,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 
 from regenome.features.elements import ELEMENT_INDEX, ELEMENTS
+from regenome.phosphor_physics import HC_EV_NM  # h c in eV nm: E [eV] = HC_EV_NM / wavelength [nm]
 from regenome.surrogates.uncertainty import ONE_SIGMA, grouped_folds
 
 DATA_FILE = "phosphors/literature_phosphors.csv"
 SOURCE = ("KRICT LitDX 'Inorganic Phosphor Optical Property' database (2002-2022 literature) via "
           "Yeonghun1675/ChemDX_agentic_AI @1c3043e; data licence not stated (cited, not redistributed)")
-HC_EV_NM = 1239.84198  # h c in eV nm: E [eV] = HC_EV_NM / wavelength [nm]
 
 #: Typical oxidation state and Shannon crystal radius (coordination VI, angstrom) of each element as a host
 #: ion; Shannon, Acta Cryst. A32, 751 (1976), as tabulated by pymatgen 2026.10 (``Element.ionic_radii``).
