@@ -74,3 +74,49 @@ def test_cross_validate_matches_a_refit_per_fold():
     for train, test in folds.split(X):
         np.testing.assert_allclose(mean[test], clone(est).fit(X[train], y[train]).predict(X[test]))
     assert np.all(std > 0) and 0.55 < np.mean(np.abs(y - mean) <= std) < 0.85
+
+
+class _ShrunkLinear(LinearRegression):
+    """A mean model of column 0 only with a systematic scale error: predictions 10 % low."""
+
+    def fit(self, X, y):
+        return super().fit(np.asarray(X)[:, :1], y)
+
+    def predict(self, X):
+        return 0.9 * super().predict(np.asarray(X)[:, :1])
+
+
+def test_median_ratio_corrects_a_scale_error_on_the_flagged_rows():
+    from regenome.surrogates.uncertainty import grouped_folds
+
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.uniform(0, 1, 2000), rng.integers(0, 2, 2000)])
+    flagged = X[:, 1] > 0.5
+    # flagged rows: the scale the model should predict; the others come from a source 20 % lower
+    y = (5 + 3 * X[:, 0]) * np.where(flagged, 1.0, 0.8) * rng.normal(1, 0.01, 2000)
+    error = HistGradientBoostingRegressor(max_iter=20, random_state=0)
+    plain = CalibratedRegressor(_ShrunkLinear(), error).fit(X, y)
+    every_row = CalibratedRegressor(_ShrunkLinear(), error, median_ratio=True).fit(X, y)
+    fixed = CalibratedRegressor(_ShrunkLinear(), error, median_ratio=True, ratio_rows_column=1).fit(X, y)
+    assert plain.ratio_ == 1.0 and fixed.ratio_ > every_row.ratio_ > 1.0
+
+    def bias(mean):
+        return abs(np.median(y[flagged] / mean[flagged]) - 1)
+
+    assert bias(plain.predict(X)) > 0.15 and bias(fixed.predict(X)) < 0.01
+    folds = grouped_folds(5, None, 0)
+    assert bias(fixed.cross_validate(X, y, None, folds)[0]) < 0.01
+    assert bias(plain.cross_validate(X, y, None, folds)[0]) > 0.15
+    with pytest.raises(ValueError, match="no row"):
+        CalibratedRegressor(_ShrunkLinear(), error, median_ratio=True, ratio_rows_column=1).fit(X[~flagged], y[~flagged])
+
+
+def test_model_files_from_before_median_ratio_load_with_it_off():
+    """A fitted state without the new parameters (an older model file) predicts as before."""
+    X, y, _ = _data(300, 7)
+    model = CalibratedRegressor(LinearRegression(), HistGradientBoostingRegressor(max_iter=10, random_state=0)).fit(X, y)
+    state = {k: v for k, v in model.__getstate__().items() if k not in ("median_ratio", "ratio_rows_column", "ratio_")}
+    old = CalibratedRegressor.__new__(CalibratedRegressor)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.predict(X), model.predict(X))
+    assert old.get_params()["median_ratio"] is False and old.ratio_ == 1.0

@@ -58,16 +58,44 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
         Fraction of out-of-fold residuals that one sigma should cover.
     random_state : int
         Seed of the fold shuffling.
+    median_ratio : bool
+        Multiply the mean by ``ratio_``, the median of target / out-of-fold mean (targets > 0): corrects
+        a systematic scale error of the mean model, fitted on the same out-of-fold predictions as the
+        error model. False: ``ratio_`` is 1.
+    ratio_rows_column : int or None
+        With ``median_ratio``, the feature column whose value > 0.5 marks the rows that set the ratio
+        (e.g. a data-source flag); None: every row.
     """
 
     def __init__(self, estimator, error_estimator, transform="none", cv=5, coverage=ONE_SIGMA,
-                 random_state=0):
+                 random_state=0, median_ratio=False, ratio_rows_column=None):
         self.estimator = estimator
         self.error_estimator = error_estimator
         self.transform = transform
         self.cv = cv
         self.coverage = coverage
         self.random_state = random_state
+        self.median_ratio = median_ratio
+        self.ratio_rows_column = ratio_rows_column
+
+    def __setstate__(self, state):
+        """Model files written before ``median_ratio`` existed load with it off (ratio 1)."""
+        state = {"median_ratio": False, "ratio_rows_column": None, **state}
+        if "estimator_" in state:
+            state.setdefault("ratio_", 1.0)
+        super().__setstate__(state)
+
+    def fit_ratio(self, X, y, mean_oof) -> float:
+        """Median of ``y / mean_oof`` over the ratio rows (1.0 unless ``median_ratio``); sets ``ratio_``."""
+        self.ratio_ = 1.0
+        if self.median_ratio:
+            rows = np.ones(len(y), bool) if self.ratio_rows_column is None else X[:, self.ratio_rows_column] > 0.5
+            rows &= (np.asarray(mean_oof) > 0) & (np.asarray(y) > 0)
+            if not rows.any():
+                raise ValueError("CalibratedRegressor(median_ratio=True): no row with a positive target and "
+                                 "out-of-fold mean sets the ratio")
+            self.ratio_ = float(np.median(y[rows] / mean_oof[rows]))
+        return self.ratio_
 
     def _forward(self, y):
         if self.transform not in TRANSFORMS:
@@ -101,7 +129,8 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
         z = self._forward(y)
         if oof is None:
             oof = self.out_of_fold(X, y, groups)
-        self.fit_error_model(X, np.abs(y - self._inverse(np.asarray(oof, dtype=float))), groups)
+        mean_oof = self._inverse(np.asarray(oof, dtype=float))
+        self.fit_error_model(X, np.abs(y - self.fit_ratio(X, y, mean_oof) * mean_oof), groups)
         self.estimator_ = clone(self.estimator).fit(X, z)
         self.n_features_in_ = X.shape[1]
         return self
@@ -140,8 +169,9 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
         """Out-of-fold mean and one-sigma on ``folds``, fitting the mean model once per fold.
 
         The error model of fold k is trained on the out-of-fold residuals of the other
-        folds, so neither the mean nor the width of a test row saw that row.
-        Returns (mean, std, model-space out-of-fold predictions).
+        folds, and the ``median_ratio`` of fold k is set on the other folds' out-of-fold means,
+        so neither the mean nor the width of a test row saw that row.
+        Returns (mean, std, model-space out-of-fold predictions without the ratio).
         """
         X = np.asarray(X)
         y = np.asarray(y, dtype=float)
@@ -150,12 +180,16 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
         oof = np.empty_like(z)
         for train, test in splits:
             oof[test] = clone(self.estimator).fit(X[train], z[train]).predict(X[test])
-        abs_err = np.abs(y - self._inverse(oof))
+        plain = self._inverse(oof)
+        mean = np.array(plain, dtype=float)  # a copy: _inverse of "none" is oof itself
+        for train, test in splits:
+            mean[test] = plain[test] * clone(self).fit_ratio(X[train], y[train], plain[train])
+        abs_err = np.abs(y - mean)
         std = np.empty_like(y)
         for train, test in splits:
             part = clone(self).fit_error_model(X[train], abs_err[train], None if groups is None else groups[train])
             std[test] = part.predict_std(X[test])
-        return self._inverse(oof), std, oof
+        return mean, std, oof
 
     def predict(self, X, return_std=False):
         """Predicted target (and one-sigma uncertainty in the same units when ``return_std``).
@@ -168,7 +202,7 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
 
         X = np.asarray(X)
         with threadpool_limits(limits=1, user_api="openmp"):
-            mean = self._inverse(self.estimator_.predict(_layout(self.estimator_, X)))
+            mean = self.ratio_ * self._inverse(self.estimator_.predict(_layout(self.estimator_, X)))
             if not return_std:
                 return mean
             raw = np.maximum(self.error_estimator_.predict(_layout(self.error_estimator_, X)), self.error_floor_)
