@@ -85,17 +85,16 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
             state.setdefault("ratio_", 1.0)
         super().__setstate__(state)
 
-    def fit_ratio(self, X, y, mean_oof) -> float:
-        """Median of ``y / mean_oof`` over the ratio rows (1.0 unless ``median_ratio``); sets ``ratio_``."""
-        self.ratio_ = 1.0
-        if self.median_ratio:
-            rows = np.ones(len(y), bool) if self.ratio_rows_column is None else X[:, self.ratio_rows_column] > 0.5
-            rows &= (np.asarray(mean_oof) > 0) & (np.asarray(y) > 0)
-            if not rows.any():
-                raise ValueError("CalibratedRegressor(median_ratio=True): no row with a positive target and "
-                                 "out-of-fold mean sets the ratio")
-            self.ratio_ = float(np.median(y[rows] / mean_oof[rows]))
-        return self.ratio_
+    def _median_ratio(self, X, y, mean_oof) -> float:
+        """Median of ``y / mean_oof`` over the ratio rows; 1.0 unless ``median_ratio``."""
+        if not self.median_ratio:
+            return 1.0
+        rows = np.ones(len(y), bool) if self.ratio_rows_column is None else X[:, self.ratio_rows_column] > 0.5
+        rows &= (np.asarray(mean_oof) > 0) & (np.asarray(y) > 0)
+        if not rows.any():
+            raise ValueError("CalibratedRegressor(median_ratio=True): no row with a positive target and "
+                             "out-of-fold mean sets the ratio")
+        return float(np.median(y[rows] / mean_oof[rows]))
 
     def _forward(self, y):
         if self.transform not in TRANSFORMS:
@@ -130,7 +129,8 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
         if oof is None:
             oof = self.out_of_fold(X, y, groups)
         mean_oof = self._inverse(np.asarray(oof, dtype=float))
-        self.fit_error_model(X, np.abs(y - self.fit_ratio(X, y, mean_oof) * mean_oof), groups)
+        self.ratio_ = self._median_ratio(X, y, mean_oof)
+        self.fit_error_model(X, np.abs(y - self.ratio_ * mean_oof), groups)
         self.estimator_ = clone(self.estimator).fit(X, z)
         self.n_features_in_ = X.shape[1]
         return self
@@ -183,7 +183,7 @@ class CalibratedRegressor(RegressorMixin, BaseEstimator):
         plain = self._inverse(oof)
         mean = np.array(plain, dtype=float)  # a copy: _inverse of "none" is oof itself
         for train, test in splits:
-            mean[test] = plain[test] * clone(self).fit_ratio(X[train], y[train], plain[train])
+            mean[test] = plain[test] * self._median_ratio(X[train], y[train], plain[train])
         abs_err = np.abs(y - mean)
         std = np.empty_like(y)
         for train, test in splits:
