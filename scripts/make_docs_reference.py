@@ -198,6 +198,11 @@ class Renderer:
         out += [f"{head} {_code(desc)}".strip(), ""]
         out += self.note(title)
         extra = node.get("additionalProperties")
+        if isinstance(extra, dict) and "enum" in extra:  # e.g. [codopants]: activator -> compensator
+            keys = node.get("propertyNames", {}).get("enum")
+            out += [("Each key is one of " + ", ".join(f"`{k}`" for k in keys) if keys else "Each key is a name")
+                    + " and its value one of " + ", ".join(f"`{v}`" for v in extra["enum"]) + ".", ""]
+            return out
         if isinstance(extra, dict):  # e.g. [targets]: any property name -> { min, max }
             inner = self.resolve(extra)
             out += [f"Each key is a property name and its value a table. {_code(inner.get('description', ''))}", ""]

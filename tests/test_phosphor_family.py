@@ -96,6 +96,63 @@ def test_charge_balance_is_stated_when_valences_differ(host, activator):
     assert bool(pair.choice.compensation) == (mismatch != 0)
 
 
+def _codoped_grid(cases, concentrations):
+    """A grid of (host, activator, compensator) pairs without the model checks, after the capacity mask."""
+    from regenome.families.phosphor import Grid, HostActivator, _compensator_fits, _site_per_formula
+    from regenome.structures.hosts import load_host
+    from regenome.structures.placement import choose_compensator, choose_site
+
+    items = []
+    for name, activator, ion in cases:
+        host = load_host(name)
+        choice = choose_site(host, activator)
+        comp = choose_compensator(host, choice, ion)
+        items.append(HostActivator(name, host, "library", "", activator, choice, _site_per_formula(host, choice),
+                                   {}, comp, _site_per_formula(host, comp) if comp else 0.0))
+    index = np.repeat(np.arange(len(items)), len(concentrations))
+    grid = Grid(items, index, np.tile(concentrations, len(items)), len(index), {})
+    keep = _compensator_fits(grid)
+    grid.pair_index, grid.concentration = grid.pair_index[keep], grid.concentration[keep]
+    return grid
+
+
+def test_compensated_formulas_are_charge_neutral():
+    """With a compensator the doped formula keeps zero formal charge; the compensator follows its site."""
+    from regenome.families.phosphor import doped_amounts, format_formula, formula_order
+    from regenome.structures.placement import activator_ion, compensator_ion
+
+    cases = [("CaS", "Ce3+", "Na+"), ("Ba2SiO4", "Ce3+", "Li+"), ("Y3Al5O12", "Eu2+", "Si4+"),
+             ("LaPO4", "Eu2+", "Zr4+"), ("Y3Al5O12", "Ce3+", "Na+")]
+    grid = _codoped_grid(cases, np.array([0.02]))
+    amounts, elements = doped_amounts(grid, grid.pair_index, grid.concentration)
+    for a, pair in zip(amounts, grid.pairs):
+        charge = dict(pair.host.oxidation_states)
+        charge.setdefault(*activator_ion(pair.activator))
+        if pair.compensator is not None:
+            charge.setdefault(*compensator_ion(pair.compensator.ion))
+        assert abs(sum(x * charge.get(e, 0) for x, e in zip(a, elements))) < 1e-9, pair.key
+    formulas = [format_formula(a, elements, formula_order(p)) for a, p in zip(amounts, grid.pairs)]
+    assert formulas[0] == "Ca0.96Ce0.02Na0.02S"
+    assert formulas[1] == "Ba1.92Ce0.04Li0.04SiO4"  # composition-only: 2 % of all Ba, one Li per Ce
+    assert formulas[2].startswith("Y2.94Eu0.06Al") and "Si0.06" in formulas[2]  # Si4+ on octahedral Al
+    assert formulas[4] == "Y2.94Ce0.06Al5O12" and grid.pairs[4].compensator is None  # Ce3+ on Y3+: none needed
+
+
+def test_compensator_capacity_drops_concentrations_that_do_not_fit():
+    grid = _codoped_grid([("CaS", "Ce3+", "Na+")], np.array([0.1, 0.5, 0.6]))
+    assert grid.concentration.tolist() == [0.1, 0.5]  # Ce + Na share the Ca site: at most half of it each
+    assert any("too few Ca(4a) sites" in reason for reason in grid.dropped.values())
+
+
+def test_codopants_table_is_parsed(tmp_path):
+    from regenome.spec import parse_batch
+
+    text = ('[batch]\nname = "x"\nfamily = "phosphor"\n[hosts]\ninclude = ["CaS", "Y3Al5O12"]\n'
+            '[activators]\n"Ce3+" = [0.01, 0.05]\n"Eu2+" = [0.01, 0.02]\n[codopants]\n"Ce3+" = "Na+"\n')
+    spec = parse_batch(text, str(tmp_path / "b.toml"))
+    assert spec.codopants == {"Ce3+": "Na+"}
+
+
 def test_candidate_ids_are_stable_and_distinct():
     from regenome.families.phosphor import candidate_id
 
@@ -103,6 +160,8 @@ def test_candidate_ids_are_stable_and_distinct():
            for c in (0.01, 0.02)}
     assert len(ids) == 8
     assert candidate_id("Y3Al5O12", "Ce3+", 0.01) == candidate_id("Y3Al5O12", "Ce3+", 0.010000001)
+    assert candidate_id("CaS", "Ce3+", 0.01, "Na+") != candidate_id("CaS", "Ce3+", 0.01)
+    assert candidate_id("CaS", "Ce3+", 0.01, "") == candidate_id("CaS", "Ce3+", 0.01)  # ids of earlier runs kept
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +231,37 @@ def test_example_report_has_the_phosphor_views(example_run):
     assert text.count("background:rgb(") >= min(20, len(ranked))  # a colour square per shortlisted row
     provenance = json.loads(result.provenance_json.read_text())
     assert set(provenance["models"]) >= {"emission", "thermal-quenching", "band-gap", "debye-temperature"}
+
+
+def test_codoped_batch_runs_end_to_end(tmp_path):
+    """A batch with a compensator: Na in the formulas and costs, neutral doped cells, and the recipe says so."""
+    from regenome.modelstore import models_dir
+    from regenome.pipeline import screen
+    from regenome.spec import load_batch
+    from regenome.structures.store import StructureSet
+
+    for name in ("emission", "thermal-quenching", "band-gap", "debye-temperature"):
+        if not (models_dir() / name / "card.json").is_file():
+            pytest.skip(f"model {name} not trained")
+    batch = tmp_path / "codoped.toml"
+    batch.write_text('[batch]\nname = "codoped"\nfamily = "phosphor"\nseed = 2\n'
+                     '[hosts]\ninclude = ["CaS", "Ba2SiO4", "Y3Al5O12"]\n'
+                     '[activators]\n"Ce3+" = [0.01, 0.04]\nsteps = 2\n[codopants]\n"Ce3+" = "Na+"\n')
+    result = screen(load_batch(batch), batch.read_text(), tmp_path / "run", batch_path=str(batch))
+    ranked = pd.read_csv(result.ranked_csv, keep_default_na=False)
+    assert len(ranked) == 6
+    compensated = ranked["host"] != "Y3Al5O12"
+    assert (ranked.loc[compensated, "codopant"] == "Na+").all() and (ranked.loc[~compensated, "codopant"] == "").all()
+    assert ranked.loc[compensated, "formula"].str.contains("Na").all()
+    assert ranked.loc[compensated, "charge_compensation"].str.contains("built into").all()
+    assert (ranked.loc[~compensated, "charge_compensation"] == "none needed").all()
+    with StructureSet.open(result.structures_h5, "r") as store:
+        recipes = {cid: store.read_structure(cid).recipe for cid in store.structure_ids()}
+    cas = [r for r in recipes.values() if r["host"] == "CaS"]
+    assert cas and all(r["structure"]["compensation_built"] and r["structure"]["net_charge_e"] == 0
+                       and r["structure"]["n_compensators"] == r["structure"]["n_activators"]
+                       and r["codopant"]["ion"] == "Na+" for r in cas)
+    assert not any(r["host"] == "Ba2SiO4" for r in recipes.values())  # composition-only: no cell
 
 
 def test_job_array_slices_with_a_relative_host_file_merge_to_the_single_run(tmp_path):

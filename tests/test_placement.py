@@ -11,11 +11,14 @@ from regenome.errors import InputDataError
 from regenome.structures.hosts import host_from_file, host_names, load_host
 from regenome.structures.placement import (
     ACTIVATORS,
+    COMPENSATORS,
     NETWORK_FORMERS,
     SiteChoice,
     activator_ion,
     cation_sites,
+    choose_compensator,
     choose_site,
+    compensator_ion,
     dope_supercell,
 )
 
@@ -233,6 +236,107 @@ def test_property_counts_and_charge(fraction, case, seed):
 
 
 # ----------------------------------------------------------------------------------------------
+# charge-compensating co-dopants
+
+
+@pytest.mark.parametrize("text, expected", [("Na+", ("Na", 1)), ("Li+", ("Li", 1)), ("Mg2+", ("Mg", 2)),
+                                            (" Si4+ ", ("Si", 4)), ("Zr4+", ("Zr", 4))])
+def test_compensator_ion_parses(text, expected):
+    assert compensator_ion(text) == expected
+
+
+@pytest.mark.parametrize("text", ["Na1+", "Na", "Cs+", "Ce3+", "O2-", "", None, 1])
+def test_compensator_ion_rejects_with_the_valid_list(text):
+    with pytest.raises(ValueError, match=r"must be one of Li\+, Na\+, K\+, Mg2\+"):
+        compensator_ion(text)
+
+
+def test_compensators_are_closed_shell_ions_the_surrogates_treat_as_inert():
+    """Every compensator element is a non-emitting co-dopant of the emission training data, or Zr/Hf (d0)."""
+    from regenome.surrogates.phosphor_data import INERT_CODOPANTS
+
+    elements = {compensator_ion(c)[0] for c in COMPENSATORS}
+    assert elements - set(INERT_CODOPANTS) == {"Zr", "Hf"}
+
+
+@pytest.mark.parametrize("host, activator, ion, site, per", [
+    ("CaS", "Ce3+", "Na+", "Ca(4a)", 1.0),            # Ce3+ + Na+ for two Ca2+
+    ("Ca3Sc2Si3O12", "Ce3+", "Mg2+", "Sc", 1.0),     # the classic Ce,Mg co-doping of CSS: Mg on Sc
+    ("Ca3Sc2Si3O12", "Ce3+", "Li+", "Ca", 1.0),
+    ("LaPO4", "Eu2+", "Zr4+", "La(4e)", 1.0),         # deficit -1 balanced by +1 on a La site
+    ("SrAl2O4", "Ce3+", "Li+", "Sr", 1.0),            # composition-only host: the site is the element
+    ("CaF2", "Ce3+", "Na+", "Ca(4a)", 1.0),
+    ("Y3Al5O12", "Eu2+", "Si4+", "Al(16a)", 1.0),     # Si4+ on the octahedral Al3+ site, not on Y
+])
+def test_compensator_site_and_amount(host, activator, ion, site, per):
+    h = load_host(host)
+    choice = choose_site(h, activator)
+    comp = choose_compensator(h, choice, ion)
+    assert comp.site == site and comp.per_activator == per
+    assert np.sign(comp.charge_mismatch) == -np.sign(choice.charge_mismatch)
+    assert choice.charge_mismatch + comp.per_activator * comp.charge_mismatch == 0
+    assert ion in comp.text and "built into" in comp.text
+
+
+def test_no_compensator_when_the_valences_match():
+    h = load_host("Y3Al5O12")
+    assert choose_compensator(h, choose_site(h, "Ce3+"), "Na+") is None
+
+
+def test_compensator_of_the_wrong_sign_or_size_is_refused():
+    lapo4 = load_host("LaPO4")
+    with pytest.raises(ValueError, match="cannot compensate Eu2\\+ on La3\\+ in LaPO4.*higher charge"):
+        choose_compensator(lapo4, choose_site(lapo4, "Eu2+"), "Na+")
+    y2o3 = load_host("Y2O3")  # Si4+ has the right charge on Y3+, but is far too small for it
+    with pytest.raises(ValueError, match="within 50% of its Shannon radius"):
+        choose_compensator(y2o3, choose_site(y2o3, "Eu2+"), "Si4+")
+
+
+def _total_charge(numbers, host, ions):
+    from pymatgen.core import Element
+
+    charge = {Element(e).Z: v for e, v in host.oxidation_states.items()}
+    for el, q in ions:
+        charge[Element(el).Z] = q
+    return sum(charge[int(z)] for z in numbers)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fraction=st.floats(min_value=1e-3, max_value=0.5),
+       case=st.sampled_from([("CaS", "Ce3+", "Na+"), ("Y3Al5O12", "Eu2+", "Si4+"), ("SrLiAl3N4", "Ce3+", "Li+"),
+                             ("LaPO4", "Eu2+", "Zr4+")]),
+       seed=st.integers(0, 2**32 - 1))
+def test_property_compensated_cells_are_neutral(fraction, case, seed):
+    """With a compensator the doped cell keeps zero formal charge, with no atom substituted twice."""
+    host_name, activator, ion = case
+    host = load_host(host_name)
+    choice = choose_site(host, activator)
+    comp = choose_compensator(host, choice, ion)
+    out = dope_supercell(host, choice, fraction, seed=seed, compensator=comp)
+    r = out["recipe"]
+    el_a, el_c = activator_ion(activator)[0], compensator_ion(ion)[0]
+    from pymatgen.core import Element
+
+    element_of = {site.properties["label"]: site.specie.symbol for site in host.structure}
+    host_element = np.array([element_of[lab] for lab in out["site_labels"]])
+    placed = np.nonzero((out["numbers"] == Element(el_c).Z) & (host_element != el_c))[0]
+    assert len(placed) == r["n_compensators"] == r["n_activators"]
+    assert {out["site_labels"][i] for i in placed} == {comp.site}
+    assert r["compensation_built"] is True and r["net_charge_e"] == 0
+    assert _total_charge(out["numbers"], host, [activator_ion(activator), compensator_ion(ion)]) == 0
+    assert (out["numbers"] == Element(el_a).Z).sum() == r["n_activators"]
+
+
+def test_compensated_cell_is_seeded():
+    host = load_host("CaS")
+    choice = choose_site(host, "Ce3+")
+    comp = choose_compensator(host, choice, "Na+")
+    a, b = (dope_supercell(host, choice, 0.05, seed=3, compensator=comp) for _ in range(2))
+    np.testing.assert_array_equal(a["numbers"], b["numbers"])
+    assert a["recipe"] == b["recipe"]
+
+
+# ----------------------------------------------------------------------------------------------
 # user host files
 
 
@@ -333,3 +437,27 @@ def test_binary_file_is_refused(tmp_path):
     path.write_bytes(b"\x00\x01\x02data")
     with pytest.raises(InputDataError, match="binary"):
         host_from_file(path)
+
+
+# ----------------------------------------------------------------------------------------------
+# regenome hosts list | show
+
+
+def test_hosts_cli_lists_shows_places_and_writes_cif(tmp_path):
+    from conftest import run_cli
+
+    res = run_cli("hosts", "list")
+    assert res.returncode == 0 and len(res.stdout.splitlines()) == len(host_names())
+    assert "Y3Al5O12" in res.stdout and "composition only" in res.stdout
+    res = run_cli("hosts", "show", "CaS", "--activator", "Ce3+", "--codopant", "Na+", "--cif", tmp_path / "CaS.cif")
+    assert res.returncode == 0, res.stderr
+    assert "Ce3+ -> Ca(4a)" in res.stdout and "one Na+ on Ca2+ (site Ca(4a)) per Ce" in res.stdout
+    assert host_from_file(tmp_path / "CaS.cif").formula == "CaS"
+    res = run_cli("hosts", "show", "Y3Al5O12", "--activator", "Ce3+", "--codopant", "Na+")
+    assert res.returncode == 0 and "Na+: not needed" in res.stdout
+    for args, words in ((("LaPO4", "--activator", "Eu2+", "--codopant", "Na+"), "cannot compensate"),
+                        (("LaPO4", "--codopant", "Na+"), "needs --activator"),
+                        (("CaAlSiN3", "--cif", tmp_path / "x.cif"), "composition-only")):
+        res = run_cli("hosts", "show", *args)
+        assert res.returncode == 2 and words in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert not (tmp_path / "x.cif").exists()

@@ -468,12 +468,17 @@ def hosts_show(
     name: str = typer.Argument(..., help="Library host (reduced formula, e.g. Y3Al5O12) or a structure file."),
     activator: Optional[str] = typer.Option(None, "--activator", help="Also show the site chosen for it, "
                                                                       "e.g. Ce3+."),
+    codopant: Optional[str] = typer.Option(None, "--codopant", help="Also show where this charge compensator "
+                                                                    "goes for the activator, e.g. Na+."),
     cif: Optional[Path] = typer.Option(None, "--cif", help="Write the host's conventional cell to this CIF file."),
 ) -> None:
     """Cation sites of a host (label, element, charge, coordination, mean bond length) and its CIF."""
     def go():
         from regenome.structures.hosts import host_from_file, load_host
-        from regenome.structures.placement import cation_sites, choose_site
+        from regenome.structures.placement import cation_sites, choose_compensator, choose_site
+
+        if codopant and not activator:
+            _fail("--codopant needs --activator (the ion it compensates), e.g. --activator Ce3+ --codopant Na+")
 
         try:
             host = host_from_file(name) if Path(name).is_file() else load_host(name)
@@ -491,6 +496,13 @@ def hosts_show(
             typer.echo(f"{activator} -> {choice.site} (replaces {choice.replaced}{choice.replaced_charge:+d}, "
                        f"radius mismatch {100 * choice.radius_mismatch:+.1f} %)"
                        + (f"; {choice.compensation}" if choice.compensation else ""))
+            if codopant:
+                try:
+                    comp = choose_compensator(host, choice, codopant)
+                except ValueError as exc:
+                    _fail(f"--codopant: {exc}")
+                typer.echo(comp.text if comp is not None else
+                           f"{codopant}: not needed ({activator} has the charge of the ion it replaces)")
         if cif is not None:
             if host.structure is None:
                 _fail(f"{name}: no crystal structure to write (composition-only host); drop --cif")

@@ -211,15 +211,53 @@ class PhosphorStructures(StrictModel):
     max_sites: int = Field(400, ge=20, le=5000, description="Largest supercell, in atoms.")
 
 
+def _codopants_schema(schema: dict) -> None:
+    """JSON Schema of ``[codopants]``: activator keys, compensator values (lists read when the schema is built)."""
+    from regenome.structures.placement import ACTIVATORS, COMPENSATORS
+
+    schema["propertyNames"] = {"enum": list(ACTIVATORS)}
+    schema["additionalProperties"] = {"type": "string", "enum": list(COMPENSATORS)}
+
+
 class PhosphorBatch(BatchSpec):
     """A complete phosphor batch file."""
 
     hosts: HostSelection
     activators: Activators
+    codopants: dict[str, str] = Field(
+        default_factory=dict, json_schema_extra=_codopants_schema,
+        description="Charge-compensating co-dopant per activator, e.g. { \"Ce3+\" = \"Na+\" }: wherever the "
+                    "activator's charge differs from the site's, the compensator goes on a cation site where it "
+                    "carries the opposite charge difference, in the amount that keeps the compound neutral; built "
+                    "into the formula, cost, constraints, recipe and doped cell. Compensators are closed-shell, "
+                    "non-emitting ions; the surrogates see the activator only.")
     constraints: PhosphorConstraints = Field(default_factory=PhosphorConstraints)
     structures: PhosphorStructures = Field(default_factory=PhosphorStructures)
 
     known_properties = PROPERTIES + EXTRA_PROPERTIES
+
+    @field_validator("codopants", mode="before")
+    @classmethod
+    def _compensators(cls, values):
+        from regenome.structures.placement import COMPENSATORS, compensator_ion
+
+        if not isinstance(values, dict):
+            raise _FieldError((), "must be a table of activator = compensator, e.g. \"Ce3+\" = \"Na+\"")
+        for key, ion in values.items():
+            try:
+                compensator_ion(ion)
+            except ValueError:
+                raise _FieldError((key,), f"unknown charge compensator {_short(ion)}; valid: "
+                                          f"{', '.join(COMPENSATORS)}") from None
+        return values
+
+    @model_validator(mode="after")
+    def _codoped_activators(self) -> PhosphorBatch:
+        for key in self.codopants:
+            if key not in self.activators.ranges:
+                raise _FieldError(("codopants", key), "is not an activator of this batch; list it under "
+                                                      "[activators] or remove it here")
+        return self
 
     @model_validator(mode="after")
     def _size(self) -> PhosphorBatch:
@@ -247,6 +285,8 @@ class HostActivator:
     choice: object  # regenome.structures.placement.SiteChoice
     site_per_formula: float  # atoms of the substituted site per formula unit
     host_props: dict[str, float] = field(default_factory=dict)  # band gap, Debye: mean and _std
+    compensator: object = None  # regenome.structures.placement.CompensatorChoice, or None
+    compensator_site_per_formula: float = 0.0  # atoms of the compensator's site per formula unit
 
 
 @dataclass
@@ -276,7 +316,8 @@ def _hosts(spec: PhosphorBatch) -> list[tuple[str, object, str, str]]:
 
 
 def _site_per_formula(host, choice) -> float:
-    """Atoms of the substituted site per formula unit (all atoms of the element if no structure)."""
+    """Atoms of the substituted site per formula unit (all atoms of the element if no structure);
+    ``choice`` is a SiteChoice or CompensatorChoice."""
     if host.structure is None or choice.multiplicity is None:
         return dict(reduced_amounts(host.formula))[choice.replaced]
     factor = host.structure.composition.get_reduced_composition_and_factor()[1]
@@ -286,7 +327,7 @@ def _site_per_formula(host, choice) -> float:
 def build_grid(spec: PhosphorBatch) -> Grid:
     """Every candidate that passes the constraints (host-level predictions made here, once)."""
     from regenome.errors import RegenomeError
-    from regenome.structures.placement import choose_site
+    from regenome.structures.placement import choose_compensator, choose_site
 
     pairs: list[HostActivator] = []
     dropped: dict[str, str] = {}
@@ -312,8 +353,16 @@ def build_grid(spec: PhosphorBatch) -> Grid:
             except (ValueError, RegenomeError) as exc:
                 dropped[label] = f"no site for the activator: {exc}"
                 continue
-            pairs.append(HostActivator(key, host, source, sha, activator, choice,
-                                       _site_per_formula(host, choice), props))
+            compensator = None
+            if activator in spec.codopants:
+                try:
+                    compensator = choose_compensator(host, choice, spec.codopants[activator])
+                except (ValueError, RegenomeError) as exc:
+                    dropped[label] = f"co-dopant: {exc}"
+                    continue
+            pairs.append(HostActivator(key, host, source, sha, activator, choice, _site_per_formula(host, choice),
+                                       props, compensator, 0.0 if compensator is None
+                                       else _site_per_formula(host, compensator)))
     pair_index, conc = [], []
     for i, pair in enumerate(pairs):
         levels = spec.activators.levels(pair.activator)
@@ -376,7 +425,7 @@ def _check_models_accept(grid: Grid) -> None:
 def _constraint_mask(grid: Grid, spec: PhosphorBatch) -> np.ndarray:
     c = spec.constraints
     amounts, elements = doped_amounts(grid, grid.pair_index, grid.concentration)
-    keep = np.ones(len(grid.concentration), dtype=bool)
+    keep = _compensator_fits(grid)
     if c.max_element_wt_frac:
         from regenome.costs import mass_fractions
 
@@ -391,6 +440,30 @@ def _constraint_mask(grid: Grid, spec: PhosphorBatch) -> np.ndarray:
     return keep
 
 
+def _compensator_fits(grid: Grid) -> np.ndarray:
+    """Per candidate: the compensator's site has room for it (and for the activator, if they share the site).
+
+    Pairs that lose concentrations get a note in ``grid.dropped``.
+    """
+    keep = np.ones(len(grid.concentration), dtype=bool)
+    for i, pair in enumerate(grid.pairs):
+        comp = pair.compensator
+        if comp is None:
+            continue
+        rows = grid.pair_index == i
+        conc = grid.concentration[rows]
+        need = conc * pair.site_per_formula * comp.per_activator / pair.compensator_site_per_formula
+        if comp.site == pair.choice.site:
+            need = need + conc
+        fits = need <= 1.0 + 1e-9
+        keep[rows] = fits
+        if not fits.all():
+            grid.dropped[f"{pair.key} / {pair.activator}"] = (
+                f"concentrations from {conc[~fits].min():g} dropped: too few {comp.site} sites left for the "
+                f"{comp.ion} compensator")
+    return keep
+
+
 @lru_cache(maxsize=256)
 def reduced_amounts(formula: str) -> tuple[tuple[str, float], ...]:
     """(element symbol, atoms per reduced formula unit) of a host formula, in its written order."""
@@ -401,32 +474,42 @@ def reduced_amounts(formula: str) -> tuple[tuple[str, float], ...]:
 
 
 def doped_amounts(grid: Grid, pair_index: np.ndarray, conc: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Atoms per formula unit of the doped compounds (n, e) and the element order."""
-    from regenome.structures.placement import activator_ion
+    """Atoms per formula unit of the doped compounds (n, e) and the element order.
+
+    The activator takes ``conc * site_per_formula`` atoms of its site per formula unit; a
+    compensator takes ``per_activator`` times as many of its own site.
+    """
+    from regenome.structures.placement import activator_ion, compensator_ion
 
     elements: list[str] = []
     for pair in grid.pairs:
-        for el, _ in reduced_amounts(pair.host.formula):
+        dopants = [activator_ion(pair.activator)[0]]
+        if pair.compensator is not None:
+            dopants.append(compensator_ion(pair.compensator.ion)[0])
+        for el in [el for el, _ in reduced_amounts(pair.host.formula)] + dopants:
             if el not in elements:
                 elements.append(el)
-        act = activator_ion(pair.activator)[0]
-        if act not in elements:
-            elements.append(act)
-    base = np.zeros((len(grid.pairs), len(elements)))
-    act_col = np.zeros(len(grid.pairs), dtype=np.int64)
-    rep_col = np.zeros(len(grid.pairs), dtype=np.int64)
-    site = np.zeros(len(grid.pairs))
+    n = len(grid.pairs)
+    base = np.zeros((n, len(elements)))
+    act_col, rep_col = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    comp_col, comp_rep_col = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    site, comp_per = np.zeros(n), np.zeros(n)
     for i, pair in enumerate(grid.pairs):
         for el, amount in reduced_amounts(pair.host.formula):
             base[i, elements.index(el)] = amount
         act_col[i] = elements.index(activator_ion(pair.activator)[0])
         rep_col[i] = elements.index(pair.choice.replaced)
         site[i] = pair.site_per_formula
+        if pair.compensator is not None:
+            comp_col[i] = elements.index(compensator_ion(pair.compensator.ion)[0])
+            comp_rep_col[i] = elements.index(pair.compensator.replaced)
+            comp_per[i] = pair.compensator.per_activator
     amounts = base[pair_index].copy()
     moved = conc * site[pair_index]
+    moved_comp = moved * comp_per[pair_index]
     rows = np.arange(len(pair_index))
-    np.add.at(amounts, (rows, rep_col[pair_index]), -moved)
-    np.add.at(amounts, (rows, act_col[pair_index]), moved)
+    for col, delta in ((rep_col, -moved), (act_col, moved), (comp_rep_col, -moved_comp), (comp_col, moved_comp)):
+        np.add.at(amounts, (rows, col[pair_index]), delta)
     return amounts, tuple(elements)
 
 
@@ -442,19 +525,26 @@ def format_formula(amounts: np.ndarray, elements: tuple[str, ...], order: list[s
 
 
 def formula_order(pair: HostActivator) -> list[str]:
-    """The host's element order with the activator right after the element it replaces."""
-    from regenome.structures.placement import activator_ion
+    """The host's element order with the activator right after the element it replaces, and a
+    compensator right after its own (after the activator when they share an element)."""
+    from regenome.structures.placement import activator_ion, compensator_ion
 
-    act = activator_ion(pair.activator)[0]
     order = [el for el, _ in reduced_amounts(pair.host.formula)]
-    if act not in order:
-        order.insert(order.index(pair.choice.replaced) + 1, act)
+    dopants = [(activator_ion(pair.activator)[0], pair.choice.replaced)]
+    if pair.compensator is not None:
+        dopants.append((compensator_ion(pair.compensator.ion)[0], pair.compensator.replaced))
+    for el, replaced in dopants:
+        if el not in order:
+            after = order.index(replaced) + 1
+            while after < len(order) and order[after] in {d for d, _ in dopants}:
+                after += 1
+            order.insert(after, el)
     return order
 
 
-def candidate_id(host_key: str, activator: str, concentration: float) -> str:
-    """Stable id from host, activator and concentration."""
-    text = f"{host_key}|{activator}|{concentration:.6f}"
+def candidate_id(host_key: str, activator: str, concentration: float, codopant: str = "") -> str:
+    """Stable id from host, activator, concentration and the compensating co-dopant (if any)."""
+    text = f"{host_key}|{activator}|{concentration:.6f}" + (f"|{codopant}" if codopant else "")
     return stable_id("phos", text)
 
 
@@ -523,7 +613,7 @@ class PhosphorFamily:
             return np.array(list(values), dtype=dtype)
 
         table = {
-            "candidate_id": column(candidate_id(p.key, p.activator, c) for p, c in zip(pairs, conc)),
+            "candidate_id": column(candidate_id(p.key, p.activator, c, _codopant(p)) for p, c in zip(pairs, conc)),
             "formula": column(format_formula(a, elements, orders[i]) for a, i in zip(amounts, pair_index)),
             "host": column(p.host.formula for p in pairs),
             "host_source": column(p.source for p in pairs),
@@ -536,7 +626,10 @@ class PhosphorFamily:
                                    for p in pairs),
             "mean_bond_length_A": column((np.nan if p.choice.mean_bond_length_A is None
                                           else p.choice.mean_bond_length_A) for p in pairs),
-            "charge_compensation": column(p.choice.compensation or "none needed" for p in pairs),
+            "codopant": column(_codopant(p) for p in pairs),
+            "codopant_site": column("" if p.compensator is None else p.compensator.site for p in pairs),
+            "charge_compensation": column((p.compensator.text if p.compensator is not None
+                                           else p.choice.compensation) or "none needed" for p in pairs),
         }
         table["coordination"] = table["coordination"].astype(float)
         table["mean_bond_length_A"] = np.round(table["mean_bond_length_A"].astype(float), 4)
@@ -619,8 +712,9 @@ class PhosphorFamily:
             "concentration_basis": ("fraction of the atoms of site " + choice.site if pair.host.structure is not None
                                     else "fraction of all " + choice.replaced + " atoms (host without structure)"),
             "site_choice": _choice_dict(choice),
+            "codopant": None if pair.compensator is None else _choice_dict(pair.compensator),
             "spec_fragment": {"batch": spec.batch.name, "seed": spec.batch.seed,
-                              "activators": spec.activators.model_dump(),
+                              "activators": spec.activators.model_dump(), "codopants": dict(spec.codopants),
                               "constraints": spec.constraints.model_dump()},
         }
 
@@ -634,11 +728,16 @@ class PhosphorFamily:
         seed = int.from_bytes(hashlib.blake2b(f"{spec.batch.seed}|{row['candidate_id']}".encode(),
                                               digest_size=4).digest(), "little")
         built = dope_supercell(pair.host, pair.choice, float(row["concentration"]), seed=seed,
-                               max_sites=spec.structures.max_sites)
+                               max_sites=spec.structures.max_sites, compensator=pair.compensator)
         recipe = self.recipe(row, spec)
         recipe["structure"] = built["recipe"]
         built["recipe_json"] = json.dumps(recipe, sort_keys=True, default=str)
         return built
+
+
+def _codopant(pair: HostActivator) -> str:
+    """The pair's compensating co-dopant ion, or "" if none is built."""
+    return "" if pair.compensator is None else pair.compensator.ion
 
 
 def _choice_dict(choice) -> dict:

@@ -28,7 +28,8 @@ coordination (the one their library record states from the structure type, else
 
 Radii are Shannon ionic radii from pymatgen; when a CN is not tabulated for an ion the nearest
 tabulated one is used (ties: the lower CN) and ``radius_note`` says which. Charge compensation
-of aliovalent activators is stated in words, not built into the cell.
+of aliovalent activators is stated in words, not built into the cell, unless a compensating co-dopant
+is named (:func:`choose_compensator`, e.g. Na+ with Ce3+ on Ca2+): then it is built into both.
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ RULE = ("site: lanthanides never on network formers (B, Si, Al, Ga, P, Ge) when 
         "Supercell: repetitions of the conventional cell (primitive if the conventional cell exceeds max_sites) "
         "with at most max_sites atoms whose realised fraction n_act/n_site, n_act = max(1, round(f n_site)), is "
         "closest to the request (smallest cell on ties); activators on randomly chosen sites of that label "
-        "(numpy default_rng(seed)). Charge compensation is stated, not built.")
+        "(numpy default_rng(seed)). Charge compensation is stated, not built, unless the batch names a "
+        "compensator ([codopants]): then its ions go on random free atoms of the compensator's site, "
+        "per_activator of them per activator (rounded).")
 
 
 def activator_ion(text: str) -> tuple[str, int]:
@@ -280,6 +283,20 @@ def _main_anion(host: Host | None) -> tuple[str, int]:
     return max(anions, key=lambda a: comp[a[0]])
 
 
+def _score_sites(sites: list[dict[str, Any]], element: str, charge: int) -> list[dict[str, Any]]:
+    """Each cation site with the Shannon radii of ``element``/``charge`` and of the host ion at the site's CN,
+    their mismatch ``(r_ion - r_host) / r_host``, its tier (:data:`MISMATCH_TIERS`) and the charge mismatch."""
+    out = []
+    for s in sites:
+        r_host, cn_host = shannon_radius(s["element"], s["charge"], s["radius_cn"])
+        r_ion, cn_ion = shannon_radius(element, charge, s["radius_cn"])
+        m = (r_ion - r_host) / r_host
+        tier = next((k for k, bound in enumerate(MISMATCH_TIERS) if abs(m) <= bound), len(MISMATCH_TIERS))
+        out.append({**s, "activator_radius_A": r_ion, "host_radius_A": r_host, "cn_act": cn_ion, "cn_host": cn_host,
+                    "radius_mismatch": round(m, 4), "charge_mismatch": charge - s["charge"], "tier": tier})
+    return out
+
+
 def choose_site(host: Host, activator: str) -> SiteChoice:
     """The cation site ``activator`` takes in ``host`` by the rule of this module (cached per host)."""
     el_a, q_a = activator_ion(activator)
@@ -297,18 +314,11 @@ def choose_site(host: Host, activator: str) -> SiteChoice:
     preferred = PREFERRED_CN.get(key)
     has_preferred = any(s["radius_cn"] == preferred for s in sites)
     scored = []
-    for s in sites:
-        cn = s["radius_cn"]
-        r_host, cn_host = shannon_radius(s["element"], s["charge"], cn)
-        r_act, cn_act = shannon_radius(el_a, q_a, cn)
-        m = (r_act - r_host) / r_host
-        tier = next((k for k, bound in enumerate(MISMATCH_TIERS) if abs(m) <= bound), len(MISMATCH_TIERS))
+    for s in _score_sites(sites, el_a, q_a):
         excluded = "network former" if (lanthanide and has_other and s["element"] in NETWORK_FORMERS) else ""
         if not excluded and preferred is not None and has_preferred and s["radius_cn"] != preferred:
             excluded = f"{key} needs CN {preferred}"
-        scored.append({**s, "activator_radius_A": r_act, "host_radius_A": r_host, "cn_act": cn_act,
-                       "cn_host": cn_host, "radius_mismatch": round(m, 4), "charge_mismatch": q_a - s["charge"],
-                       "tier": tier, "excluded": excluded})
+        scored.append({**s, "excluded": excluded})
     order = sorted(scored, key=lambda c: (bool(c["excluded"]), c["tier"], abs(c["charge_mismatch"]),
                                           round(abs(c["radius_mismatch"]), 6), -(c["multiplicity"] or 0), c["label"]))
     best = order[0]
@@ -339,6 +349,88 @@ def choose_site(host: Host, activator: str) -> SiteChoice:
     return _CHOICES.put(host, key, choice)
 
 
+#: Charge compensators a batch may co-dope with (``[codopants]``): closed-shell, non-emitting ions, the
+#: co-dopants the surrogates' training data keep as single-activator rows
+#: (:data:`regenome.surrogates.phosphor_data.INERT_CODOPANTS`) plus Zr4+ and Hf4+ for Eu2+ on trivalent sites.
+COMPENSATORS = ("Li+", "Na+", "K+", "Mg2+", "Zn2+", "Al3+", "Sc3+", "Y3+", "La3+", "Si4+", "Ge4+", "Zr4+", "Hf4+")
+_CATION = re.compile(r"^\s*([A-Z][a-z]?)([1-7]?)\+\s*$")
+
+
+def compensator_ion(text: str) -> tuple[str, int]:
+    """Element and charge of a charge compensator, ``"Na+"`` -> ``("Na", 1)``, ``"Mg2+"`` -> ``("Mg", 2)``.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not one of :data:`COMPENSATORS`.
+    """
+    match = _CATION.match(text) if isinstance(text, str) else None
+    if match is None or _ion(match.group(1), int(match.group(2) or 1)) not in COMPENSATORS \
+            or match.group(2) == "1":
+        raise ValueError(f"The 'compensator' parameter must be one of {', '.join(COMPENSATORS)}; got {text!r}")
+    return match.group(1), int(match.group(2) or 1)
+
+
+@dataclass(frozen=True)
+class CompensatorChoice:
+    """Where a charge-compensating co-dopant goes and how many per activator.
+
+    ``charge_mismatch`` = compensator charge - replaced charge, of the opposite sign to the
+    activator's; ``per_activator`` = |activator mismatch| / |compensator mismatch| compensator
+    atoms per activator atom, so the doped compound keeps the host's formal charge (zero).
+    """
+
+    ion: str
+    site: str
+    replaced: str
+    replaced_charge: int
+    charge_mismatch: int
+    radius_mismatch: float
+    per_activator: float
+    multiplicity: int | None
+    text: str
+
+
+def choose_compensator(host: Host, choice: SiteChoice, ion: str) -> CompensatorChoice | None:
+    """The site of compensator ``ion`` for the activator of ``choice``, or None if no compensation is needed.
+
+    Candidate sites are the cation sites where the compensator's charge mismatch has the opposite
+    sign to the activator's; they are ranked by radius-mismatch tier (:data:`MISMATCH_TIERS`), then
+    the activator's own site first (the usual pair, e.g. Ce3+ + Na+ for two Ca2+), then the smallest
+    |charge mismatch| and |radius mismatch|, the larger multiplicity and the label.
+
+    Raises
+    ------
+    ValueError
+        If ``ion`` is not a known compensator, or no site of the host takes it with the needed charge
+        within the widest radius tier (50 %).
+    """
+    el, q = compensator_ion(ion)
+    if choice.charge_mismatch == 0:
+        return None
+    sign = -np.sign(choice.charge_mismatch)
+    sites = [s for s in _score_sites(cation_sites(host), el, q) if np.sign(s["charge_mismatch"]) == sign]
+    if not sites:
+        need = "lower" if sign < 0 else "higher"
+        raise ValueError(f"{ion} cannot compensate {choice.activator} on {_ion(choice.replaced, choice.replaced_charge)} "
+                         f"in {host.name}: no cation site where it carries a {need} charge than the ion it replaces")
+    best = min(sites, key=lambda c: (c["tier"], c["label"] != choice.site, abs(c["charge_mismatch"]),
+                                     round(abs(c["radius_mismatch"]), 6), -(c["multiplicity"] or 0), c["label"]))
+    if best["tier"] == len(MISMATCH_TIERS):
+        raise ValueError(f"{ion} cannot compensate {choice.activator} in {host.name}: no site where it carries the "
+                         f"needed charge is within {MISMATCH_TIERS[-1]:.0%} of its Shannon radius (best: "
+                         f"{best['label']}, {best['radius_mismatch']:+.0%})")
+    per = abs(choice.charge_mismatch) / abs(best["charge_mismatch"])
+    count = _WORDS.get(int(per), f"{per:g}") if per == int(per) else f"{per:g}"
+    text = (f"{choice.activator} on {_ion(choice.replaced, choice.replaced_charge)} compensated by {count} {ion} on "
+            f"{_ion(best['element'], best['charge'])} (site {best['label']}) per {activator_ion(choice.activator)[0]}"
+            "; built into the formula and the cell")
+    return CompensatorChoice(ion=_ion(el, q), site=best["label"], replaced=best["element"],
+                             replaced_charge=best["charge"], charge_mismatch=best["charge_mismatch"],
+                             radius_mismatch=best["radius_mismatch"], per_activator=per,
+                             multiplicity=best["multiplicity"], text=text)
+
+
 def _supercell_shapes(lengths: np.ndarray, n_base: int, max_sites: int) -> dict[int, tuple[int, int, int]]:
     """Most compact diagonal repetition (n1, n2, n3) per number of cells with at most max_sites atoms."""
     max_cells = max(1, max_sites // n_base)
@@ -356,7 +448,8 @@ def _supercell_shapes(lengths: np.ndarray, n_base: int, max_sites: int) -> dict[
     return {n: s for n, (_, s) in best.items()}
 
 
-def dope_supercell(host: Host, choice: SiteChoice, fraction: float, seed: int, max_sites: int = 400) -> dict:
+def dope_supercell(host: Host, choice: SiteChoice, fraction: float, seed: int, max_sites: int = 400,
+                   compensator: CompensatorChoice | None = None) -> dict:
     """A seeded supercell of ``host`` with the activator of ``choice`` on a ``fraction`` of its site.
 
     ``fraction`` is the share of the ``choice.site`` atoms replaced, 0 < fraction <= 1. The
@@ -364,14 +457,17 @@ def dope_supercell(host: Host, choice: SiteChoice, fraction: float, seed: int, m
     cell alone exceeds ``max_sites``) with at most ``max_sites`` atoms whose realised fraction
     ``n_act / n_site`` (``n_act = max(1, round(fraction * n_site))``) is closest to the request,
     the smallest such cell on ties. Activators replace randomly chosen atoms of that site
-    (``numpy.random.default_rng(seed)``); the result is deterministic given ``seed``.
+    (``numpy.random.default_rng(seed)``); the result is deterministic given ``seed``. With a
+    ``compensator``, ``round(n_act * per_activator)`` of its ions then replace randomly chosen
+    remaining atoms of its site (cells where they fit come first), and the recipe gives the cell's
+    net formal charge (0 when the ratio is whole).
 
     Returns
     -------
     dict
         ``lattice`` (3, 3) Angstrom, ``numbers`` int16, ``frac_coords`` (n, 3), ``site_labels``
         (list of str, the host labels) and ``recipe`` (host, activator, site, supercell,
-        counts, requested and realised fraction, compensation stated but not built, seed, rule),
+        counts, requested and realised fraction, compensation (built or only stated), seed, rule),
         the layout of :func:`regenome.structures.prototypes.decorate_nd2fe14b`.
     """
     from pymatgen.core import Element
@@ -408,7 +504,14 @@ def dope_supercell(host: Host, choice: SiteChoice, fraction: float, seed: int, m
         n_act = min(n_site, max(1, math.floor(fraction * n_site + 0.5)))
         return abs(n_act / n_site - fraction), n_act
 
-    n_cells = min(shapes, key=lambda n: (round(realised(n)[0], 12), n))
+    def room(n_cells: int) -> bool:  # the compensator ions fit on the free atoms of their site
+        if compensator is None:
+            return True
+        n_act = realised(n_cells)[1]
+        free = n_cells * labels.count(compensator.site) - (n_act if compensator.site == choice.site else 0)
+        return math.floor(n_act * compensator.per_activator + 0.5) <= free
+
+    n_cells = min(shapes, key=lambda n: (not room(n), round(realised(n)[0], 12), n))
     shape = shapes[n_cells]
     n_act = realised(n_cells)[1]
 
@@ -420,6 +523,7 @@ def dope_supercell(host: Host, choice: SiteChoice, fraction: float, seed: int, m
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(candidates, size=n_act, replace=False))
     numbers[chosen] = Element(el_a).Z
+    built = _place_compensator(compensator, choice, numbers, site_labels, chosen, rng)
     lattice = np.array(base.lattice.matrix) * np.array(shape)[:, None]
     n_site = len(candidates)
     return {
@@ -443,9 +547,30 @@ def dope_supercell(host: Host, choice: SiteChoice, fraction: float, seed: int, m
             "requested_fraction": float(fraction),
             "realised_fraction": n_act / n_site,
             "charge_mismatch": int(choice.charge_mismatch),
-            "compensation": choice.compensation,
-            "compensation_built": False,
+            "compensation": compensator.text if compensator is not None else choice.compensation,
+            "compensation_built": compensator is not None,
+            **built,
             "seed": int(seed),
             "rule": RULE,
         },
     }
+
+
+def _place_compensator(compensator: CompensatorChoice | None, choice: SiteChoice, numbers: np.ndarray,
+                       site_labels: list[str], activators: np.ndarray, rng: np.random.Generator) -> dict:
+    """Put the compensator ions on random free atoms of their site (in place); their recipe entries."""
+    n_act = len(activators)
+    if compensator is None:
+        return {"net_charge_e": int(n_act * choice.charge_mismatch)} if choice.charge_mismatch else {}
+    from pymatgen.core import Element
+
+    el, _ = compensator_ion(compensator.ion)
+    n_comp = int(math.floor(n_act * compensator.per_activator + 0.5))
+    free = np.setdiff1d(np.flatnonzero(np.array(site_labels) == compensator.site), activators)
+    if n_comp > len(free):
+        raise ValueError(f"{compensator.ion}: the cell has {len(free)} free {compensator.site} atoms for "
+                         f"{n_comp} compensator ions; lower the activator fraction")
+    placed = np.sort(rng.choice(free, size=n_comp, replace=False))
+    numbers[placed] = Element(el).Z
+    return {"compensator": compensator.ion, "compensator_site": compensator.site, "n_compensators": n_comp,
+            "net_charge_e": int(n_act * choice.charge_mismatch + n_comp * compensator.charge_mismatch)}
