@@ -15,7 +15,7 @@ Usage::
     python benchmarks/run_all.py --args "featurize=--n 1000000" --args "hdf5=--batch 10000"
 
 Benchmarks (``--only`` names): featurize, hdf5, backends, predict, batch (``bench_batch.py``, run
-when the file exists), startup. Exit status: 0 when every benchmark ran and its checks passed, 1 otherwise.
+when the file exists), startup, modelload. Exit status: 0 when every benchmark ran and its checks passed, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ BENCHMARKS: dict[str, str] = {
     "predict": "bench_predict_curie.py",
     "batch": "bench_batch.py",
     "startup": "bench_startup.py",
+    "modelload": "bench_model_load.py",
 }
 #: Benchmarks whose script may be absent (skipped silently unless named in --only).
 OPTIONAL = {"batch"}

@@ -153,3 +153,108 @@ def test_card_that_hides_a_type_does_not_get_it_loaded(tmp_path):
     folder = _fraction_model(tmp_path / "sly", object_types=["numpy.ndarray"])
     with pytest.raises(ModelFileError, match="cannot be loaded safely"):
         load_from_folder(folder)
+
+
+# ----------------------------------------------------------------------------------------------
+# packed gradient-boosted trees (regenome.tree_packing)
+
+
+def _boosted(seed=0, categorical=False):
+    """A calibrated regressor whose mean and error models are fitted HistGradientBoosting models."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from regenome.surrogates.uncertainty import CalibratedRegressor
+
+    rng = np.random.default_rng(seed)
+    X = rng.random((300, 4))
+    X[:, 3] = rng.integers(0, 5, 300)
+    y = 3 * X[:, 0] + np.sin(6 * X[:, 1]) + X[:, 3] + 0.1 * rng.standard_normal(300)
+    mean = HistGradientBoostingRegressor(max_iter=80, random_state=seed,
+                                         categorical_features=[3] if categorical else None)
+    error = HistGradientBoostingRegressor(max_iter=20, random_state=seed)
+    return CalibratedRegressor(mean, error, transform="none", cv=3, random_state=seed).fit(X, y), X
+
+
+def test_packed_trees_round_trip_bit_identical(tmp_path):
+    import zipfile
+
+    import skops.io as sio
+
+    model, X = _boosted()
+    expected = model.predict(X)
+    card = save_model(model, _card(), tmp_path / "packed")
+    np.testing.assert_array_equal(model.predict(X), expected)  # the fitted model is left as it was
+    loaded, _ = load_from_folder(tmp_path / "packed")
+    np.testing.assert_array_equal(loaded.predict(X), expected)
+    assert not any("TreePredictor" in t for t in card.object_types)
+    sio.dump(model, tmp_path / "plain.skops")  # the unpacked layout: three archive entries per tree
+    packed_entries = len(zipfile.ZipFile(tmp_path / "packed" / "model.skops").namelist())
+    assert packed_entries * 5 < len(zipfile.ZipFile(tmp_path / "plain.skops").namelist())
+
+
+def test_categorical_splits_survive_packing():
+    """Categorical splits keep their bitsets (in memory: skops refuses the categorical preprocessor's types)."""
+    from regenome.tree_packing import packed_trees, unpack_trees
+
+    model, X = _boosted(categorical=True)
+    expected = model.predict(X)
+    with packed_trees(model):
+        assert model.estimator_._regenome_packed_trees["n_bitsets"].sum() > 0  # categorical splits are there
+        assert unpack_trees(model) == 2  # rebuilt from the packed records alone
+        np.testing.assert_array_equal(model.predict(X), expected)
+
+
+def test_files_without_packed_trees_still_load(tmp_path):
+    import skops.io as sio
+
+    from regenome.modelstore import sha256_file
+
+    model, X = _boosted()
+    folder = tmp_path / "old"
+    folder.mkdir()
+    sio.dump(model, folder / "model.skops")  # as regenome wrote model files before packing
+    card = _card(files={"model.skops": sha256_file(folder / "model.skops")},
+                 object_types=sorted(sio.get_untrusted_types(file=folder / "model.skops")))
+    (folder / "card.json").write_text(card.model_dump_json())
+    loaded, _ = load_from_folder(folder)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_inconsistent_packed_trees_are_refused():
+    from regenome.tree_packing import PACKED_ATTRIBUTE, _boosters, packed_trees, unpack_trees
+
+    model, X = _boosted()
+    booster = model.estimator_
+    with packed_trees(model) as n:
+        assert n == 2 and booster._predictors is None
+        record = getattr(booster, PACKED_ATTRIBUTE)
+    assert booster._predictors and not hasattr(booster, PACKED_ATTRIBUTE)  # restored on exit
+    split = np.flatnonzero(~record["nodes"]["is_leaf"].astype(bool))[0]
+    for field, value, words in (("left", 10**6, "left child index points outside"),
+                                ("feature_idx", 40, "feature the model does not have")):
+        bad = {**record, "nodes": record["nodes"].copy()}
+        bad["nodes"][field][split] = value
+        setattr(booster, PACKED_ATTRIBUTE, bad)
+        with pytest.raises(ValueError, match=words):
+            unpack_trees(model)
+    setattr(booster, PACKED_ATTRIBUTE, {**record, "n_nodes": record["n_nodes"][:-1]})
+    with pytest.raises(ValueError, match="counts do not match"):
+        unpack_trees(model)
+    setattr(booster, PACKED_ATTRIBUTE, record)
+    assert unpack_trees(model) == 1 and len(list(_boosters(model))) >= 2
+    np.testing.assert_array_equal(model.predict(X), _boosted()[0].predict(X))
+
+
+def test_packing_restores_the_model_when_the_save_fails(tmp_path, monkeypatch):
+    import skops.io as sio
+
+    model, X = _boosted()
+    expected = model.predict(X)
+
+    def broken(*args, **kw):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sio, "dump", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(model, _card(), tmp_path / "x")
+    np.testing.assert_array_equal(model.predict(X), expected)

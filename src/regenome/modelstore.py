@@ -114,8 +114,9 @@ PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 def save_model(estimator, card: ModelCard, folder: Path, fmt: str = "skops") -> ModelCard:
     """Write ``estimator`` plus ``card.json`` (with the file's sha256) into ``folder``.
 
-    ``fmt`` is ``"skops"`` (the default; loads without running code) or ``"joblib"`` (loads
-    faster, but only with ``trust=True`` because unpickling can run code).
+    ``fmt`` is ``"skops"`` (the default; loads without running code; fitted gradient-boosted
+    trees are stored packed, :mod:`regenome.tree_packing`) or ``"joblib"`` (loads only with
+    ``trust=True`` because unpickling can run code).
     """
     import skops.io as sio
 
@@ -127,7 +128,10 @@ def save_model(estimator, card: ModelCard, folder: Path, fmt: str = "skops") -> 
     model_path = folder / card.model_file
     tmp = model_path.with_name(f".{model_path.name}.tmp-{os.getpid()}")
     if fmt == "skops":
-        sio.dump(estimator, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+        from regenome.tree_packing import packed_trees
+
+        with packed_trees(estimator):  # one archive entry per booster, not three per tree
+            sio.dump(estimator, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
     else:
         import joblib
 
@@ -206,8 +210,12 @@ def load_from_folder(folder: Path, trust: bool = False) -> tuple[Any, ModelCard]
         raise ModelFileError(f"{path}: refuses to load object types outside scikit-learn/numpy/regenome: "
                              + ", ".join(unsafe[:5]))
     _check_versions(folder, card)
+    from regenome.tree_packing import unpack_trees
+
     try:  # skops itself refuses any type not in ``types``
-        return sio.load(path, trusted=types), card
+        estimator = sio.load(path, trusted=types)
+        unpack_trees(estimator)
+        return estimator, card
     except Exception as exc:  # noqa: BLE001 - skops raises many types for damaged or unexpected files
         raise ModelFileError(f"{path}: cannot be loaded safely ({type(exc).__name__}: {exc})") from None
 
