@@ -424,7 +424,8 @@ def choose_compensator(host: Host, choice: SiteChoice, ion: str) -> CompensatorC
     count = _WORDS.get(int(per), f"{per:g}") if per == int(per) else f"{per:g}"
     text = (f"{choice.activator} on {_ion(choice.replaced, choice.replaced_charge)} compensated by {count} {ion} on "
             f"{_ion(best['element'], best['charge'])} (site {best['label']}) per {activator_ion(choice.activator)[0]}"
-            "; built into the formula and the cell")
+            + ("; built into the formula and the cell" if host.structure is not None
+               else "; built into the formula (composition-only host: no cell)"))
     return CompensatorChoice(ion=_ion(el, q), site=best["label"], replaced=best["element"],
                              replaced_charge=best["charge"], charge_mismatch=best["charge_mismatch"],
                              radius_mismatch=best["radius_mismatch"], per_activator=per,
