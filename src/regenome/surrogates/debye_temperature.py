@@ -220,8 +220,11 @@ def make_estimator(seed: int, quick: bool, context: dict | None = None):
     the Brgoch rows (``CalibratedRegressor(median_ratio=True)``; in the card's CV each fold's ratio
     comes from the other folds): seed 0 33.37 -> 33.04 K, seed 1 32.85 -> 32.54, seed 2 32.55 -> 32.16
     with the 1.1 trees (shipped). Learning rate 0.02 with 4,000 iterations and the ratio gave 32.99 K on
-    the card (seed 0), for a model file of 20.0 MB instead of 12.8 MB and a slower load; not kept for
-    0.05 K.
+    the card (seed 0), for a model file of 20.0 MB instead of 12.8 MB and a slower load. Checked again
+    once boosted trees were stored packed (:mod:`regenome.tree_packing`, which removes the size and load
+    cost): with the ratio, on the seed 0 / 1 / 2 folds, 32.99 / 32.63 / 32.38 K against 33.04 / 32.54 /
+    32.16 K for the shipped trees, better on seed 0 only and worse on average (32.67 against 32.58 K);
+    not kept.
     """
     from sklearn.ensemble import HistGradientBoostingRegressor
 
