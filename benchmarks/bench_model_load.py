@@ -50,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _inputs(estimator, n: int = 256) -> np.ndarray:
-    """Random rows in [0, 1) with the layout the estimator's innermost regressor reads."""
+    """Random rows in [0, 1), as many columns as ``estimator`` reads."""
     return np.random.default_rng(0).random((n, int(estimator.n_features_in_)))
 
 
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
 
             t_base, _ = median_time(baseline, args.repeats)
             t_ours, _ = median_time(lambda: load_from_folder(packed_dir), args.repeats)
-            X = _inputs(estimator.regressor_.estimator_ if hasattr(estimator, "regressor_") else estimator)
+            X = _inputs(getattr(estimator, "regressor_", estimator))
             same = _same_predictions(estimator, baseline(), load_from_folder(packed_dir)[0], X)
             checks.append({"name": f"{name}: identical predictions", "passed": same, "detail": "256 random rows"})
             sizes = [plain.stat().st_size / 1e6, (packed_dir / "model.skops").stat().st_size / 1e6]

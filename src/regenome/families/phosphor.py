@@ -479,38 +479,43 @@ def doped_amounts(grid: Grid, pair_index: np.ndarray, conc: np.ndarray) -> tuple
     The activator takes ``conc * site_per_formula`` atoms of its site per formula unit; a
     compensator takes ``per_activator`` times as many of its own site.
     """
-    from regenome.structures.placement import activator_ion, compensator_ion
-
+    subs = [_substitutions(pair) for pair in grid.pairs]
     elements: list[str] = []
-    for pair in grid.pairs:
-        dopants = [activator_ion(pair.activator)[0]]
-        if pair.compensator is not None:
-            dopants.append(compensator_ion(pair.compensator.ion)[0])
-        for el in [el for el, _ in reduced_amounts(pair.host.formula)] + dopants:
+    for pair, pair_subs in zip(grid.pairs, subs):
+        for el in [el for el, _ in reduced_amounts(pair.host.formula)] + [el for el, _, _ in pair_subs]:
             if el not in elements:
                 elements.append(el)
     n = len(grid.pairs)
     base = np.zeros((n, len(elements)))
-    act_col, rep_col = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    comp_col, comp_rep_col = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    site, comp_per = np.zeros(n), np.zeros(n)
+    dopant_col, replaced_col = np.zeros((n, 2), dtype=np.int64), np.zeros((n, 2), dtype=np.int64)
+    per_activator = np.zeros((n, 2))  # 0 where a pair has no compensator
+    site = np.zeros(n)
     for i, pair in enumerate(grid.pairs):
         for el, amount in reduced_amounts(pair.host.formula):
             base[i, elements.index(el)] = amount
-        act_col[i] = elements.index(activator_ion(pair.activator)[0])
-        rep_col[i] = elements.index(pair.choice.replaced)
         site[i] = pair.site_per_formula
-        if pair.compensator is not None:
-            comp_col[i] = elements.index(compensator_ion(pair.compensator.ion)[0])
-            comp_rep_col[i] = elements.index(pair.compensator.replaced)
-            comp_per[i] = pair.compensator.per_activator
+        for k, (el, replaced, per) in enumerate(subs[i]):
+            dopant_col[i, k], replaced_col[i, k], per_activator[i, k] = elements.index(el), elements.index(replaced), per
     amounts = base[pair_index].copy()
     moved = conc * site[pair_index]
-    moved_comp = moved * comp_per[pair_index]
     rows = np.arange(len(pair_index))
-    for col, delta in ((rep_col, -moved), (act_col, moved), (comp_rep_col, -moved_comp), (comp_col, moved_comp)):
-        np.add.at(amounts, (rows, col[pair_index]), delta)
+    for k in range(2):
+        delta = moved * per_activator[pair_index, k]
+        np.add.at(amounts, (rows, replaced_col[pair_index, k]), -delta)
+        np.add.at(amounts, (rows, dopant_col[pair_index, k]), delta)
     return amounts, tuple(elements)
+
+
+def _substitutions(pair: HostActivator) -> list[tuple[str, str, float]]:
+    """(dopant element, element it replaces, dopant atoms per activator atom): the activator, then the
+    compensator if the pair has one."""
+    from regenome.structures.placement import activator_ion, compensator_ion
+
+    subs = [(activator_ion(pair.activator)[0], pair.choice.replaced, 1.0)]
+    if pair.compensator is not None:
+        comp = pair.compensator
+        subs.append((compensator_ion(comp.ion)[0], comp.replaced, comp.per_activator))
+    return subs
 
 
 def format_formula(amounts: np.ndarray, elements: tuple[str, ...], order: list[str] | None = None) -> str:
@@ -527,16 +532,13 @@ def format_formula(amounts: np.ndarray, elements: tuple[str, ...], order: list[s
 def formula_order(pair: HostActivator) -> list[str]:
     """The host's element order with the activator right after the element it replaces, and a
     compensator right after its own (after the activator when they share an element)."""
-    from regenome.structures.placement import activator_ion, compensator_ion
-
     order = [el for el, _ in reduced_amounts(pair.host.formula)]
-    dopants = [(activator_ion(pair.activator)[0], pair.choice.replaced)]
-    if pair.compensator is not None:
-        dopants.append((compensator_ion(pair.compensator.ion)[0], pair.compensator.replaced))
-    for el, replaced in dopants:
+    subs = _substitutions(pair)
+    dopants = {el for el, _, _ in subs}
+    for el, replaced, _ in subs:
         if el not in order:
             after = order.index(replaced) + 1
-            while after < len(order) and order[after] in {d for d, _ in dopants}:
+            while after < len(order) and order[after] in dopants:
                 after += 1
             order.insert(after, el)
     return order

@@ -510,7 +510,7 @@ def dope_supercell(host: Host, choice: SiteChoice, fraction: float, seed: int, m
             return True
         n_act = realised(n_cells)[1]
         free = n_cells * labels.count(compensator.site) - (n_act if compensator.site == choice.site else 0)
-        return math.floor(n_act * compensator.per_activator + 0.5) <= free
+        return _n_compensators(n_act, compensator) <= free
 
     n_cells = min(shapes, key=lambda n: (not room(n), round(realised(n)[0], 12), n))
     shape = shapes[n_cells]
@@ -557,6 +557,11 @@ def dope_supercell(host: Host, choice: SiteChoice, fraction: float, seed: int, m
     }
 
 
+def _n_compensators(n_act: int, compensator: CompensatorChoice) -> int:
+    """Compensator ions in a cell with ``n_act`` activators: ``n_act * per_activator``, rounded half up."""
+    return int(math.floor(n_act * compensator.per_activator + 0.5))
+
+
 def _place_compensator(compensator: CompensatorChoice | None, choice: SiteChoice, numbers: np.ndarray,
                        site_labels: list[str], activators: np.ndarray, rng: np.random.Generator) -> dict:
     """Put the compensator ions on random free atoms of their site (in place); their recipe entries."""
@@ -566,7 +571,7 @@ def _place_compensator(compensator: CompensatorChoice | None, choice: SiteChoice
     from pymatgen.core import Element
 
     el, _ = compensator_ion(compensator.ion)
-    n_comp = int(math.floor(n_act * compensator.per_activator + 0.5))
+    n_comp = _n_compensators(n_act, compensator)
     free = np.setdiff1d(np.flatnonzero(np.array(site_labels) == compensator.site), activators)
     if n_comp > len(free):
         raise ValueError(f"{compensator.ion}: the cell has {len(free)} free {compensator.site} atoms for "
