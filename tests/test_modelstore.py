@@ -231,6 +231,7 @@ def test_inconsistent_packed_trees_are_refused():
     assert booster._predictors and not hasattr(booster, PACKED_ATTRIBUTE)  # restored on exit
     split = np.flatnonzero(~record["nodes"]["is_leaf"].astype(bool))[0]
     for field, value, words in (("left", 10**6, "left child index points outside"),
+                                ("right", split, "right child index points outside"),  # itself: a cycle
                                 ("feature_idx", 40, "feature the model does not have")):
         bad = {**record, "nodes": record["nodes"].copy()}
         bad["nodes"][field][split] = value
@@ -258,3 +259,96 @@ def test_packing_restores_the_model_when_the_save_fails(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         save_model(model, _card(), tmp_path / "x")
     np.testing.assert_array_equal(model.predict(X), expected)
+
+
+# ----------------------------------------------------------------------------------------------
+# packed forests (regenome.tree_packing)
+
+
+def _forests_model(seed=0):
+    """A pipeline-free stack of fitted forests: a two-output extremely randomized tree regressor, a
+    random-forest classifier and a calibrated regressor whose error model is a forest."""
+    from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
+
+    from regenome.surrogates.uncertainty import CalibratedRegressor
+
+    rng = np.random.default_rng(seed)
+    X = rng.random((200, 5))
+    y = np.column_stack([X[:, 0] + np.sin(5 * X[:, 1]), X[:, 2] ** 2])
+    models = {
+        "et": ExtraTreesRegressor(n_estimators=12, random_state=seed).fit(X, y),
+        "rf": RandomForestClassifier(n_estimators=9, max_depth=6, random_state=seed).fit(X, (y[:, 0] > 0.8) + (X[:, 3] > 0.5)),
+        "calibrated": CalibratedRegressor(ExtraTreesRegressor(n_estimators=8, random_state=seed),
+                                          ExtraTreesRegressor(n_estimators=5, min_samples_leaf=5, random_state=seed),
+                                          transform="none", cv=3, random_state=seed).fit(X, y[:, 0]),
+    }
+    return models, X
+
+
+def _forest_outputs(models, X):
+    return [models["et"].predict(X), models["rf"].predict_proba(X), models["et"].apply(X),
+            *models["calibrated"].predict(X, return_std=True)]
+
+
+def test_packed_forests_round_trip_bit_identical(tmp_path):
+    import zipfile
+
+    import skops.io as sio
+
+    models, X = _forests_model()
+    expected = _forest_outputs(models, X)
+    card = save_model(models, _card(), tmp_path / "packed")
+    for got, want in zip(_forest_outputs(models, X), expected):  # the fitted models are left as they were
+        np.testing.assert_array_equal(got, want)
+    loaded, _ = load_from_folder(tmp_path / "packed")
+    for got, want in zip(_forest_outputs(loaded, X), expected):
+        np.testing.assert_array_equal(got, want)
+    assert [t.random_state for t in loaded["rf"].estimators_] == [t.random_state for t in models["rf"].estimators_]
+    assert not any(t.endswith("._tree.Tree") for t in card.object_types)
+    sio.dump(models, tmp_path / "plain.skops")  # skops' layout: an object and two arrays per tree
+    packed_entries = len(zipfile.ZipFile(tmp_path / "packed" / "model.skops").namelist())
+    assert packed_entries * 3 < len(zipfile.ZipFile(tmp_path / "plain.skops").namelist())
+
+
+def test_forest_whose_trees_differ_is_stored_as_it_is(tmp_path):
+    from regenome.tree_packing import PACKED_FOREST_ATTRIBUTE, packed_trees
+
+    models, X = _forests_model()
+    models["et"].estimators_[3].note = "edited by hand"  # one tree carries an attribute the others lack
+    expected = _forest_outputs(models, X)
+    with packed_trees(models) as n:
+        assert n == 3 and not hasattr(models["et"], PACKED_FOREST_ATTRIBUTE)
+        assert models["et"].estimators_ is not None
+    save_model(models, _card(), tmp_path / "mixed")
+    loaded, _ = load_from_folder(tmp_path / "mixed")
+    assert loaded["et"].estimators_[3].note == "edited by hand"
+    for got, want in zip(_forest_outputs(loaded, X), expected):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("left_child", 10**6, "left child index points outside"),
+    ("right_child", 0, "right child index points outside"),  # back to the root: a cycle
+    ("feature", 5, "feature the model does not have"),
+    ("feature", -3, "feature the model does not have"),
+])
+def test_inconsistent_packed_forests_are_refused(field, value, words):
+    from regenome.tree_packing import PACKED_FOREST_ATTRIBUTE, packed_trees, unpack_trees
+
+    models, X = _forests_model()
+    forest = models["et"]
+    with packed_trees(models):
+        record = getattr(forest, PACKED_FOREST_ATTRIBUTE)
+    split = np.flatnonzero(record["nodes"]["left_child"] != -1)[0]
+    bad = {**record, "nodes": record["nodes"].copy()}
+    bad["nodes"][field][split] = value
+    forest.estimators_ = None
+    setattr(forest, PACKED_FOREST_ATTRIBUTE, bad)
+    with pytest.raises(ValueError, match=words):
+        unpack_trees(models)
+    setattr(forest, PACKED_FOREST_ATTRIBUTE, {**record, "n_nodes": record["n_nodes"][:-1]})
+    with pytest.raises(ValueError, match="counts do not match"):
+        unpack_trees(models)
+    setattr(forest, PACKED_FOREST_ATTRIBUTE, record)
+    assert unpack_trees(models) == 1
+    np.testing.assert_array_equal(forest.predict(X), _forests_model()[0]["et"].predict(X))

@@ -115,7 +115,7 @@ def save_model(estimator, card: ModelCard, folder: Path, fmt: str = "skops") -> 
     """Write ``estimator`` plus ``card.json`` (with the file's sha256) into ``folder``.
 
     ``fmt`` is ``"skops"`` (the default; loads without running code; fitted gradient-boosted
-    trees are stored packed, :mod:`regenome.tree_packing`) or ``"joblib"`` (loads only with
+    trees and forests are stored packed, :mod:`regenome.tree_packing`) or ``"joblib"`` (loads only with
     ``trust=True`` because unpickling can run code).
     """
     import skops.io as sio
@@ -130,7 +130,7 @@ def save_model(estimator, card: ModelCard, folder: Path, fmt: str = "skops") -> 
     if fmt == "skops":
         from regenome.tree_packing import packed_trees
 
-        with packed_trees(estimator):  # one archive entry per booster, not three per tree
+        with packed_trees(estimator):  # a few archive entries per tree ensemble, not several per tree
             sio.dump(estimator, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
     else:
         import joblib
