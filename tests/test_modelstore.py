@@ -349,6 +349,9 @@ def test_inconsistent_packed_forests_are_refused(field, value, words):
     setattr(forest, PACKED_FOREST_ATTRIBUTE, {**record, "n_nodes": record["n_nodes"][:-1]})
     with pytest.raises(ValueError, match="counts do not match"):
         unpack_trees(models)
+    setattr(forest, PACKED_FOREST_ATTRIBUTE, {**record, "template": LinearRegression()})
+    with pytest.raises(ValueError, match="not a decision tree"):
+        unpack_trees(models)
     setattr(forest, PACKED_FOREST_ATTRIBUTE, record)
     assert unpack_trees(models) == 1
     np.testing.assert_array_equal(forest.predict(X), _forests_model()[0]["et"].predict(X))

@@ -125,11 +125,14 @@ def _pack_forest(trees: list[Any]) -> dict[str, Any] | None:
 
 def _unpack_forest(record: dict[str, Any]) -> list[Any]:
     """The fitted tree estimators of a packed forest record, after checking its indices."""
+    from sklearn.tree._classes import BaseDecisionTree
     from sklearn.tree._tree import Tree
 
     nodes, values, n_nodes = record["nodes"], record["values"], record["n_nodes"]
     n_classes = np.asarray(record["n_classes"], dtype=np.intp)
     n_features = int(record["n_features"])
+    if not isinstance(record["template"], BaseDecisionTree) or n_features < 1 or np.any(n_classes < 1):
+        raise ValueError("packed forest: the template is not a decision tree, or its sizes are not positive")
     if (len(n_nodes) != len(record["random_states"]) or len(n_nodes) != len(record["max_depth"])
             or np.any(n_nodes < 1) or n_nodes.sum() != len(nodes) or len(values) != len(nodes)):
         raise ValueError("packed forest: node counts do not match the arrays")
