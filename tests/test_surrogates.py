@@ -114,12 +114,26 @@ def test_models_list_and_show(quick_models, monkeypatch):
     assert listed.exit_code == 0
     for name in surrogate_names():
         assert name in listed.output
+    debye = next(line for line in listed.output.splitlines() if line.startswith("debye-temperature"))
+    assert "brgoch/debye_K MAE" in debye and "(target <= 33:" in debye  # met or not, as the quick model scores
     shown = runner.invoke(app, ["models", "show", "curie-temperature"])
     assert shown.exit_code == 0
     card = json.loads(shown.output)
     assert card["outputs"] == {"Tc_K": "K"} and "model.skops" in card["files"]
     unknown = runner.invoke(app, ["models", "show", "nope"])
     assert unknown.exit_code == 2 and "unknown model" in unknown.output
+
+
+def test_target_checks_know_which_way_is_better():
+    from regenome.surrogates.base import check_targets
+
+    metrics = {"all/y": {"MAE": 0.2, "R2": 0.995}}
+    checks = {(c.metric, c.bound): c for c in check_targets({"all/y": {"MAE": 0.3, "R2": 0.999}, "other/y": {"MAE": 1}},
+                                                              metrics)}
+    assert checks["MAE", 0.3].met and checks["MAE", 0.3].relation == "<="
+    assert not checks["R2", 0.999].met and checks["R2", 0.999].relation == ">="
+    assert "(target >= 0.999: not met)" in str(checks["R2", 0.999])
+    assert not checks["MAE", 1].met  # a subset the card does not report is never met
 
 
 #: Anchors a shipped model does not beat, with the reason (also on its model page and in the issue notes).

@@ -383,11 +383,13 @@ app.add_typer(models_app, name="models")
 
 @models_app.command("list")
 def models_list() -> None:
-    """One line per model: name, version, outputs and the headline cross-validated metric."""
+    """One line per model: name, version, outputs, the headline cross-validated metrics and the
+    model's accuracy targets, each marked met or not met."""
     def go():
         from regenome.errors import ModelFileError
         from regenome.modelstore import load_model
-        from regenome.surrogates import surrogate_names
+        from regenome.surrogates import get_spec, surrogate_names
+        from regenome.surrogates.base import check_targets
 
         typer.echo("ndfeb  physics model (calibrated parameters in data/ndfeb); outputs Br_T, Hcj_kA_m, "
                    "BHmax_kJ_m3, Tc_K and more")
@@ -399,8 +401,10 @@ def models_list() -> None:
                 continue
             headline = ", ".join(f"{key} MAE {m['MAE']:.4g}, R2 {m['R2']:.4f}, coverage {m['coverage_1sigma']:.2f}"
                                  for key, m in card.metrics.items() if key.startswith("all/"))
-            typer.echo(f"{name}  v{card.version}  {', '.join(f'{k} [{u}]' for k, u in card.outputs.items())}"
-                       f"  {headline}")
+            targets = "; ".join(map(str, check_targets(get_spec(name).targets, card.metrics)))
+            parts = [name, f"v{card.version}", ", ".join(f"{k} [{u}]" for k, u in card.outputs.items()), headline,
+                     f"| {targets}" if targets else ""]
+            typer.echo("  ".join(p for p in parts if p))
     _run(go)
 
 

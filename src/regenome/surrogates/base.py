@@ -59,6 +59,38 @@ def subsample(ts: TrainingSet, n: int, seed: int) -> TrainingSet:
                        context=ts.context)
 
 
+#: Card metrics where larger is better; a target on any other metric is an upper bound.
+HIGHER_IS_BETTER = frozenset({"R2"})
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """One target of a spec against a card's cross-validated metric (``value`` NaN when the card lacks it)."""
+
+    key: str  # subset/output
+    metric: str
+    value: float
+    bound: float
+
+    @property
+    def relation(self) -> str:
+        return ">=" if self.metric in HIGHER_IS_BETTER else "<="
+
+    @property
+    def met(self) -> bool:
+        return bool(self.value >= self.bound if self.metric in HIGHER_IS_BETTER else self.value <= self.bound)
+
+    def __str__(self) -> str:
+        value = f"{self.value:.6f}" if self.metric in HIGHER_IS_BETTER else f"{self.value:.4g}"
+        return f"{self.key} {self.metric} {value} (target {self.relation} {self.bound:g}: {'met' if self.met else 'not met'})"
+
+
+def check_targets(targets: dict[str, dict[str, float]], metrics: dict[str, dict]) -> list[TargetCheck]:
+    """Every target (subset/output -> metric -> bound) against the card's metrics of that subset/output."""
+    return [TargetCheck(key, metric, float(metrics.get(key, {}).get(metric, float("nan"))), float(bound))
+            for key, bounds in targets.items() for metric, bound in bounds.items()]
+
+
 @dataclass(frozen=True)
 class SurrogateSpec:
     """A trained surrogate: its interface, data and estimator factory."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from regenome.surrogates import get_spec
+from regenome.surrogates.base import HIGHER_IS_BETTER
 from regenome.surrogates.training import TrainingResult
 
 _METRICS = ("MAE", "RMSE", "R2", "median_relative_error", "coverage_1sigma")
@@ -88,8 +89,9 @@ def write_model_page(result: TrainingResult, docs_dir: Path) -> list[Path]:
             if metric in anchor:
                 ours = card.metrics.get(key, {}).get(metric, float("nan"))
                 target = spec.targets.get(key, {}).get(metric)
+                relation = ">=" if metric in HIGHER_IS_BETTER else "<="
                 lines.append(f"| {anchor['name']} | {anchor['split']} | {key} | {metric} | {anchor[metric]} | "
-                             f"{_fmt(ours, metric)} | {'<= ' + str(target) if target is not None else ''} |")
+                             f"{_fmt(ours, metric)} | {f'{relation} {target}' if target is not None else ''} |")
     lines += ["", "Anchors on random splits let near-duplicates of a test compound into training and so "
               "read better than a grouped split would give them.", "",
               "## Parity", "", f"![parity plot](img/{image.name})", "",
