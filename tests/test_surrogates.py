@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -134,6 +135,20 @@ def test_target_checks_know_which_way_is_better():
     assert not checks["R2", 0.999].met and checks["R2", 0.999].relation == ">="
     assert "(target >= 0.999: not met)" in str(checks["R2", 0.999])
     assert not checks["MAE", 1].met  # a subset the card does not report is never met
+
+
+@pytest.mark.parametrize("name", [n for n in surrogate_names() if get_spec(n).targets])
+def test_model_pages_state_each_target_as_the_card_scores_it(name):
+    """docs/models/NAME.md lists every target of the spec, met or not, with the committed card's metric."""
+    from regenome.surrogates.base import check_targets
+    from regenome.surrogates.modelpage import _fmt
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "models" / f"{name}.md").read_text(encoding="utf-8")
+    card = read_card(models_dir() / name)
+    for check in check_targets(get_spec(name).targets, card.metrics):
+        row = (f"| {check.key} | {check.metric} | {_fmt(check.value, check.metric)} | {check.relation} {check.bound:g} | "
+               f"{'yes' if check.met else '**no**'} |")
+        assert row in page, row
 
 
 #: Anchors a shipped model does not beat, with the reason (also on its model page and in the issue notes).
