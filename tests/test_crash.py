@@ -166,14 +166,43 @@ def test_out_path_that_cannot_be_a_folder(small_batch, tmp_path, make):
     assert len(res.stderr.strip().splitlines()) == 1 and blocker.read_text() == "a file"
 
 
-def test_sigterm_from_a_batch_scheduler_stops_cleanly(small_batch, reference, tmp_path):
-    """SLURM/PBS send SIGTERM at the time limit: the run is marked interrupted, unlocked, resumable."""
-    out = tmp_path / "run"
-    proc = subprocess.Popen([*EXE, "screen", str(small_batch), "--out", str(out), "--quiet"],
+#: The real ``regenome screen`` command, held at the second predicted chunk (after touching the file
+#: argv[1]) until a signal ends it: the test's SIGTERM then always lands mid-run, however fast the run.
+#: With argv[2] == "swallow" the pause swallows the interrupt, as Python does for one raised inside a
+#: weakref callback, and the run goes on.
+PAUSED_CLI = """
+import pathlib, sys, time
+import regenome.pipeline as pipeline
+ready, swallow, run_screen = pathlib.Path(sys.argv[1]), sys.argv[2] == "swallow", pipeline.screen
+def paused(*args, progress=None, **kw):
+    def hook(stage, done, total):
+        progress(stage, done, total)
+        if stage == "predict" and done == 1000:
+            ready.touch()
+            try:
+                time.sleep(300)
+            except KeyboardInterrupt:
+                if not swallow:
+                    raise
+    return run_screen(*args, progress=hook, **kw)
+pipeline.screen = paused
+from regenome.cli import app
+sys.argv = ["regenome", *sys.argv[3:]]
+app()
+"""
+
+
+@pytest.mark.parametrize("swallowed", [False, True])
+def test_sigterm_from_a_batch_scheduler_stops_cleanly(small_batch, reference, tmp_path, swallowed):
+    """SLURM/PBS send SIGTERM at the time limit: the run is marked interrupted, unlocked, resumable;
+    also when the first KeyboardInterrupt is swallowed (the next progress event raises it again)."""
+    out, ready = tmp_path / "run", tmp_path / "paused"
+    proc = subprocess.Popen([sys.executable, "-c", PAUSED_CLI, str(ready), "swallow" if swallowed else "raise",
+                             "screen", str(small_batch), "--out", str(out), "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (out / "structures.h5").exists():
-        assert time.monotonic() < deadline and proc.poll() is None
+    deadline = time.monotonic() + 120
+    while not ready.exists():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else ""
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)

@@ -169,10 +169,19 @@ def _summary(result) -> None:
     typer.echo(f"ranked: {result.ranked_csv}")
 
 
+class _Sigterm:
+    """Whether a SIGTERM has arrived (set by the handler of :func:`_interrupt_on_sigterm`)."""
+
+    received = False
+
+
 def _interrupt_on_sigterm() -> None:
+    """SIGTERM raises KeyboardInterrupt, and every later progress event raises it again: Python drops
+    an exception raised while it runs a weakref callback or a ``__del__``, which would let the run go on."""
     import signal
 
     def handler(signum, frame):
+        _Sigterm.received = True
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
@@ -218,6 +227,8 @@ class _progress:
             self.bar.__enter__()
 
         def update(stage: str, done: int, total: int) -> None:
+            if _Sigterm.received:  # the handler's own KeyboardInterrupt may have been swallowed
+                raise KeyboardInterrupt
             now = time.perf_counter()
             first = stage not in self.started
             if first:  # a stage's first call (done = work already done, e.g. on resume) starts its clock
