@@ -4,10 +4,11 @@ For each model in ``--models`` (default: every model in ``models/`` whose estima
 tree ensembles: histogram gradient boosting or forests), the fitted estimator is loaded once, then
 written twice into a temporary folder: with :func:`regenome.modelstore.save_model` (trees packed,
 one record per booster or forest: :mod:`regenome.tree_packing`) and with plain ``skops.io.dump``
-(an object and several arrays per tree; how regenome wrote model files before). Timed (median of ``--repeats``, in-process, cold
-page cache not forced): regenome's ``load_from_folder`` (sha256 check, type audit, load, unpack)
-against the baseline ``skops.io.load(path, trusted=get_untrusted_types(path))``. Not timed: the
-writes. Check: both loaded estimators predict bit-identical values on 256 rows of random inputs.
+(an object and several arrays per tree; how regenome wrote model files before). Timed (median of
+``--repeats``, in-process, cold page cache not forced): regenome's ``load_from_folder`` (sha256
+check, type audit, load, unpack) against the baseline ``skops.io.load(path,
+trusted=get_untrusted_types(path))``. Not timed: the writes. Check: both loaded estimators predict
+bit-identical values on 256 rows of random inputs, end to end and per booster or forest.
 
 Ratio: baseline load / regenome load for the model with the most trees (no target in an issue;
 a phosphor screen loads five such models).
@@ -60,8 +61,6 @@ def main(argv=None) -> int:
 
     from _common import median_time, print_table, ratio_entry, table_entry, write_json
     from regenome.modelstore import load_from_folder, models_dir, save_model
-    from regenome.tree_packing import _boosters, _forests
-
     folders = sorted(p for p in models_dir().iterdir() if (p / "card.json").is_file())
     if args.models:
         wanted = set(args.models.split(","))
@@ -69,8 +68,7 @@ def main(argv=None) -> int:
     loaded = {}
     for folder in folders:
         estimator, card = load_from_folder(folder)
-        n_trees = (sum(len(b._predictors) for b in _boosters(estimator) if getattr(b, "_predictors", None))
-                   + sum(len(f.estimators_) for f in _forests(estimator) if getattr(f, "estimators_", None)))
+        n_trees = sum(len(getattr(e, "_predictors", None) or e.estimators_) for e in _ensembles(estimator))
         if n_trees:
             loaded[folder.name] = (estimator, card, n_trees)
     if not loaded:
@@ -128,18 +126,20 @@ def _same_predictions(estimator, baseline, ours, X) -> bool:
     return all(np.array_equal(outputs[0], o, equal_nan=True) for o in outputs[1:])
 
 
+def _ensembles(model) -> list:
+    """The fitted boosters (with their predictor lists) and forests (with their trees) in ``model``."""
+    from regenome.tree_packing import _boosters, _forests
+
+    return ([b for b in _boosters(model) if getattr(b, "_predictors", None)]
+            + [f for f in _forests(model) if getattr(f, "estimators_", None)])
+
+
 def _same_ensembles(estimator, ours) -> bool:
     """Every fitted booster and forest predicts the same on random rows of its own inputs in both
     estimators (the end-to-end check can be NaN for inputs outside a model's domain)."""
-    from regenome.tree_packing import _boosters, _forests
-
-    def ensembles(model):
-        return ([b for b in _boosters(model) if getattr(b, "_predictors", None)]
-                + [f for f in _forests(model) if getattr(f, "estimators_", None)])
-
-    pairs = list(zip(ensembles(estimator), ensembles(ours)))
-    return len(pairs) == len(ensembles(estimator)) and all(
-        np.array_equal(a.predict(_inputs(a)), b.predict(_inputs(b))) for a, b in pairs)
+    theirs, mine = _ensembles(estimator), _ensembles(ours)
+    return len(theirs) == len(mine) and all(
+        np.array_equal(a.predict(_inputs(a)), b.predict(_inputs(b))) for a, b in zip(theirs, mine))
 
 
 if __name__ == "__main__":

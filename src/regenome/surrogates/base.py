@@ -63,6 +63,11 @@ def subsample(ts: TrainingSet, n: int, seed: int) -> TrainingSet:
 HIGHER_IS_BETTER = frozenset({"R2"})
 
 
+def target_relation(metric: str) -> str:
+    """How a metric must compare with its target: ``">="`` (R2) or ``"<="`` (errors)."""
+    return ">=" if metric in HIGHER_IS_BETTER else "<="
+
+
 @dataclass(frozen=True)
 class TargetCheck:
     """One target of a spec against a card's cross-validated metric (``value`` NaN when the card lacks it)."""
@@ -74,7 +79,7 @@ class TargetCheck:
 
     @property
     def relation(self) -> str:
-        return ">=" if self.metric in HIGHER_IS_BETTER else "<="
+        return target_relation(self.metric)
 
     @property
     def met(self) -> bool:
@@ -82,7 +87,8 @@ class TargetCheck:
 
     def __str__(self) -> str:
         value = f"{self.value:.6f}" if self.metric in HIGHER_IS_BETTER else f"{self.value:.4g}"
-        return f"{self.key} {self.metric} {value} (target {self.relation} {self.bound:g}: {'met' if self.met else 'not met'})"
+        verdict = "met" if self.met else "not met"
+        return f"{self.key} {self.metric} {value} (target {self.relation} {self.bound:g}: {verdict})"
 
 
 def check_targets(targets: dict[str, dict[str, float]], metrics: dict[str, dict]) -> list[TargetCheck]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from regenome.surrogates import get_spec
-from regenome.surrogates.base import HIGHER_IS_BETTER, check_targets
+from regenome.surrogates.base import check_targets, target_relation
 from regenome.surrogates.training import TrainingResult
 
 _METRICS = ("MAE", "RMSE", "R2", "median_relative_error", "coverage_1sigma")
@@ -89,15 +89,15 @@ def write_model_page(result: TrainingResult, docs_dir: Path) -> list[Path]:
             if metric in anchor:
                 ours = card.metrics.get(key, {}).get(metric, float("nan"))
                 target = spec.targets.get(key, {}).get(metric)
-                relation = ">=" if metric in HIGHER_IS_BETTER else "<="
+                bound = f"{target_relation(metric)} {target}" if target is not None else ""
                 lines.append(f"| {anchor['name']} | {anchor['split']} | {key} | {metric} | {anchor[metric]} | "
-                             f"{_fmt(ours, metric)} | {f'{relation} {target}' if target is not None else ''} |")
+                             f"{_fmt(ours, metric)} | {bound} |")
     lines += ["", "Anchors on random splits let near-duplicates of a test compound into training and so "
               "read better than a grouped split would give them.", ""]
     checks = check_targets(spec.targets, card.metrics)
     if checks:
-        lines += ["## Targets", "", "The accuracy targets set for this model (on withheld data), checked here against the grouped-CV "
-                  "metrics above.", "",
+        lines += ["## Targets", "", "The accuracy targets set for this model (on withheld data), checked "
+                  "here against the grouped-CV metrics above.", "",
                   "| subset / output | metric | regenome (grouped CV) | target | met |", "|---|---|---|---|---|"]
         lines += [f"| {c.key} | {c.metric} | {_fmt(c.value, c.metric)} | {c.relation} {c.bound:g} | "
                   f"{'yes' if c.met else '**no**'} |" for c in checks]
