@@ -54,10 +54,35 @@ def test_training_set_merges_the_two_sets_and_keeps_subsets(reference_data):
 def test_shipped_card_metrics_per_source(shipped):
     card = read_card(shipped)
     assert card.outputs == {"debye_K": "K"}
-    for key in ("all/debye_K", "brgoch/debye_K", "aflow/debye_K"):
+    for key in ("all/debye_K", "brgoch/debye_K", "aflow/debye_K", "brgoch_in_aflow/debye_K",
+                "brgoch_not_in_aflow/debye_K"):
         assert card.metrics[key]["MAE"] < 45 and card.metrics[key]["R2"] > 0.85
         assert 0.55 <= card.metrics[key]["coverage_1sigma"] <= 0.85
     assert (shipped / card.model_file).stat().st_size < 20e6
+
+
+def test_shipped_model_uses_the_aflow_value_of_a_listed_formula(shipped, tmp_path):
+    from regenome.modelstore import load_model
+
+    card = read_card(shipped)
+    with_aflow, without = card.metrics["brgoch_in_aflow/debye_K"], card.metrics["brgoch_not_in_aflow/debye_K"]
+    assert with_aflow["MAE"] < without["MAE"]
+    assert 0.55 <= with_aflow["coverage_1sigma"] <= 0.85 and 0.55 <= without["coverage_1sigma"] <= 0.85
+    # Fe and Cs are AFLOW-only, Y3Al5O12 is in neither set: the first two follow 1.016 x their AFLOW value
+    table, _ = _predict(tmp_path, ["Fe", "Cs", "Y3Al5O12"])
+    model, _ = load_model("debye-temperature")
+    blend = model.regressor_
+    assert 0.5 <= blend.weight_ <= 1.0 and blend.ratio_ == pytest.approx(1.016, abs=0.01)
+    mean = table["debye_K"].astype(float).to_numpy()
+    np.testing.assert_allclose(mean[:2], blend.ratio_ * np.array([646.76, 43.87]), rtol=0.05)
+    # with the lookup the one-sigma shrinks by the fitted scale; without one it is the inner model's
+    from regenome.features.formula import parse_formulas
+
+    X, _ = parse_formulas(["Fe", "Cs", "Y3Al5O12"])
+    features = model.featurizer_.transform(X)
+    _, inner_std = blend.regressor_.predict(features[:, 1:], return_std=True)
+    np.testing.assert_allclose(table["debye_K_std"].astype(float), inner_std * [blend.scale_, blend.scale_, 1],
+                               rtol=1e-3)
 
 
 def test_known_compounds_within_three_sigma(shipped, tmp_path):
@@ -114,7 +139,7 @@ def test_lindemann_estimate_by_hand_and_debye_features_limits():
     assert featurizer.transform(X).shape[1] == len(featurizer.get_feature_names_out())
 
 
-def test_source_flag_and_blend_predict_as_brgoch():
+def test_source_flag_and_lookup_hide_a_training_rows_own_value():
     from sklearn.dummy import DummyRegressor
 
     from regenome.features.formula import parse_formulas
@@ -124,15 +149,84 @@ def test_source_flag_and_blend_predict_as_brgoch():
     X, _ = parse_formulas(["MgO", "Mg2O2", "MgO2", "NaCl"])
     keys = composition_keys(X)
     assert keys[0] == keys[1] != keys[2]
-    featurizer = SourceFlagFeaturizer(aflow_only_keys=keys[2:3]).fit(X)
-    F = featurizer.transform(X)
+    # AFLOW lists MgO (also a Brgoch row) and MgO2 (AFLOW only); NaCl is Brgoch only
+    featurizer = SourceFlagFeaturizer(aflow_only_keys=keys[2:3], aflow_keys=keys[[2, 0]],
+                                      aflow_values=np.array([700.0, 890.0]))
+    F = featurizer.fit_transform(X)  # training rows: MgO2's lookup would be its own target
     np.testing.assert_array_equal(F[:, -1], [1, 1, 0, 1])
-    assert featurizer.get_feature_names_out()[-1] == "source_brgoch"
+    np.testing.assert_array_equal(F[:, 0], [890, 890, np.nan, np.nan])
+    new = featurizer.transform(X)  # new rows: every one predicted as Brgoch, with any AFLOW value
+    np.testing.assert_array_equal(new[:, -1], [1, 1, 1, 1])
+    np.testing.assert_array_equal(new[:, 0], [890, 890, 700, np.nan])
+    np.testing.assert_array_equal(new[:, 1:-1], F[:, 1:-1])
+    names = featurizer.get_feature_names_out()
+    assert names[0] == "aflow_debye_K" and names[-1] == "source_brgoch" and len(names) == F.shape[1]
+    # without a lookup table (1.2 model files): no lookup column
+    assert SourceFlagFeaturizer(aflow_only_keys=keys[2:3]).fit_transform(X).shape[1] == F.shape[1] - 1
     # anchored part only, predicting log(theta/theta_L) = 0: the prediction is the Lindemann anchor
     y = np.array([900.0, 900.0, 700.0, 300.0])
+    F = F[:, 1:]
     blend = LindemannBlendRegressor(DummyRegressor(strategy="constant", constant=0.0), DummyRegressor(),
                                     anchor_column=-4, weight=1.0, brgoch_weight=2.0).fit(F, y)
     np.testing.assert_allclose(blend.predict(F), F[:, -4])
     # direct part only: a constant model of the (Brgoch-weighted) mean
     blend = blend.set_params(weight=0.0).fit(F, y)
     np.testing.assert_allclose(blend.predict(F), np.average(y, weights=[2, 2, 1, 2]))
+
+
+def _lookup_rows(noise: float, seed: int = 0):
+    """(X, y, groups): column 0 a lookup (NaN on half the rows), y = 1.02 x lookup (+ noise) there."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    lookup = rng.uniform(200, 800, n)
+    lookup[::2] = np.nan
+    y = np.where(np.isnan(lookup), rng.uniform(200, 800, n), 1.02 * lookup + rng.normal(0, noise, n))
+    return np.column_stack([lookup, rng.normal(size=(n, 2))]), y, np.arange(n)
+
+
+def test_lookup_blend_trusts_an_exact_lookup_and_leaves_other_rows_alone():
+    from sklearn.dummy import DummyRegressor
+
+    from regenome.surrogates.debye_temperature import LookupBlendRegressor
+    from regenome.surrogates.uncertainty import CalibratedRegressor
+
+    X, y, groups = _lookup_rows(noise=0.0)
+    inner = CalibratedRegressor(DummyRegressor(), DummyRegressor(), cv=5)
+    model = LookupBlendRegressor(inner, lookup_column=0).fit(X, y, groups=groups)
+    assert model.ratio_ == pytest.approx(1.02) and model.weight_ == 1.0
+    mean, std = model.predict(X, return_std=True)
+    plain_mean, plain_std = model.regressor_.predict(X[:, 1:], return_std=True)
+    has = np.isfinite(X[:, 0])
+    np.testing.assert_allclose(mean[has], y[has])
+    np.testing.assert_array_equal(mean[~has], plain_mean[~has])
+    np.testing.assert_array_equal(std[~has], plain_std[~has])
+    assert (std[has] < plain_std[has]).all()
+
+
+def test_lookup_blend_is_calibrated_out_of_fold_and_fit_reuses_it():
+    from sklearn.dummy import DummyRegressor
+    from sklearn.linear_model import LinearRegression
+
+    from regenome.surrogates.debye_temperature import LookupBlendRegressor
+    from regenome.surrogates.uncertainty import CalibratedRegressor, grouped_folds
+
+    X, y, groups = _lookup_rows(noise=20.0)
+    inner = CalibratedRegressor(DummyRegressor(), LinearRegression(), cv=5, random_state=3)
+    model = LookupBlendRegressor(inner, lookup_column=0, cv=5, random_state=3)
+    mean, std, oof = model.cross_validate(X, y, groups, grouped_folds(5, groups, 3))
+    has = np.isfinite(X[:, 0])
+    assert oof.shape == (len(y), 3)
+    assert np.mean(np.abs(mean - y)[has]) < 0.2 * np.mean(np.abs(oof[:, 1] - y)[has])
+    assert 0.6 < np.mean(np.abs(mean - y)[has] <= std[has]) < 0.78  # one sigma covers about 68 %
+    np.testing.assert_array_equal(mean[~has], oof[~has, 1])
+    reused = _clone_fit(model, X, y, groups, oof)
+    refitted = _clone_fit(model, X, y, groups, None)  # runs the same folds itself
+    for name in ("ratio_", "weight_", "scale_"):
+        assert getattr(reused, name) == pytest.approx(getattr(refitted, name))
+    assert 0.9 <= reused.weight_ <= 1.0 and reused.ratio_ == pytest.approx(1.02, abs=0.01)
+
+
+def _clone_fit(model, X, y, groups, oof):
+    from sklearn.base import clone
+
+    return clone(model).fit(X, y, groups=groups, oof=oof)

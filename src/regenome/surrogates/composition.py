@@ -30,6 +30,11 @@ class FeaturizedRegressor(RegressorMixin, BaseEstimator):
         Maps the ``(n, n_elements)`` fraction matrix to features.
     regressor : CalibratedRegressor
         Predicts the target with a one-sigma uncertainty.
+
+    The training rows are featurized with ``fit_transform`` and new rows with ``transform``: a
+    featurizer may treat its own training rows differently (as scikit-learn's ``TargetEncoder`` does),
+    e.g. :class:`~regenome.surrogates.debye_temperature.SourceFlagFeaturizer` hides a row's own value
+    from the lookup it offers for new rows.
     """
 
     def __init__(self, featurizer, regressor):
@@ -39,8 +44,8 @@ class FeaturizedRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X, y, groups=None, oof=None):
         """Fit on fraction rows; ``oof``: model-space out-of-fold predictions from :meth:`cross_validate`."""
         X = np.asarray(X, dtype=float)
-        self.featurizer_ = clone(self.featurizer).fit(X)
-        features = self.featurizer_.transform(X)
+        self.featurizer_ = clone(self.featurizer)
+        features = self.featurizer_.fit_transform(X)
         self.regressor_ = clone(self.regressor).fit(features, np.ravel(y), groups=groups, oof=oof)
         self.seen_elements_ = (X > 0).any(axis=0)
         self.n_features_in_ = X.shape[1]
@@ -49,11 +54,11 @@ class FeaturizedRegressor(RegressorMixin, BaseEstimator):
     def cross_validate(self, X, y, groups, folds):
         """Out-of-fold (mean, std, model-space oof) with one mean-model fit per fold.
 
-        The featurizer holds no state learned from the rows (only the element table), so
-        featurizing all rows once leaks nothing between folds.
+        The featurizer holds no state learned from the rows (only the element table and lookups
+        fixed at construction), so featurizing all rows once, as training rows, leaks nothing between folds.
         """
         X = np.asarray(X, dtype=float)
-        features = clone(self.featurizer).fit(X).transform(X)
+        features = clone(self.featurizer).fit_transform(X)
         mean, std, oof = self.regressor.cross_validate(features, np.ravel(y), groups, folds)
         return mean[:, None], std[:, None], oof
 
