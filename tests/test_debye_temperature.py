@@ -230,3 +230,22 @@ def _clone_fit(model, X, y, groups, oof):
     from sklearn.base import clone
 
     return clone(model).fit(X, y, groups=groups, oof=oof)
+
+
+def test_phosphor_page_counts_the_library_hosts_aflow_lists(shipped):
+    import re
+    from pathlib import Path
+
+    from regenome.features.formula import parse_formulas
+    from regenome.modelstore import load_model
+    from regenome.structures.hosts import host_names
+
+    model, _ = load_model("debye-temperature")
+    names = host_names()
+    X, _ = parse_formulas(names)
+    listed = [n for n, v in zip(names, model.featurizer_.transform(X)[:, 0]) if np.isfinite(v)]
+    page = (Path(__file__).resolve().parents[1] / "docs" / "phosphor.md").read_text()
+    quoted = re.search(r"\((\d+) library hosts, e\.g\. ([\w, ]+)\)", page)
+    assert quoted, "docs/phosphor.md: the debye_K row no longer says how many library hosts AFLOW lists"
+    assert int(quoted.group(1)) == len(listed), listed
+    assert set(quoted.group(2).split(", ")) <= set(listed)
