@@ -161,8 +161,15 @@ def test_source_flag_and_lookup_hide_a_training_rows_own_value():
     np.testing.assert_array_equal(new[:, 1:-1], F[:, 1:-1])
     names = featurizer.get_feature_names_out()
     assert names[0] == "aflow_debye_K" and names[-1] == "source_brgoch" and len(names) == F.shape[1]
-    # without a lookup table (1.2 model files): no lookup column
-    assert SourceFlagFeaturizer(aflow_only_keys=keys[2:3]).fit_transform(X).shape[1] == F.shape[1] - 1
+    # without a lookup table: no lookup column; a 1.2 model file's featurizer (saved before the lookup
+    # existed) loads the same way
+    plain = SourceFlagFeaturizer(aflow_only_keys=keys[2:3])
+    assert plain.fit_transform(X).shape[1] == F.shape[1] - 1
+    state = {k: v for k, v in plain.__getstate__().items() if k not in ("aflow_keys", "aflow_values", "lookup_keys_",
+                                                                         "lookup_values_")}
+    old = SourceFlagFeaturizer.__new__(SourceFlagFeaturizer)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.transform(X), plain.transform(X))
     # anchored part only, predicting log(theta/theta_L) = 0: the prediction is the Lindemann anchor
     y = np.array([900.0, 900.0, 700.0, 300.0])
     F = F[:, 1:]
