@@ -31,8 +31,8 @@ from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 
 from regenome.features.elements import ELEMENT_INDEX
 from regenome.surrogates.base import ExtraFile, SurrogateSpec, TrainingSet
-from regenome.surrogates.composition import (FORMULA_INPUT, GROUPED_VALIDATION, composition_keys, formula_model,
-                                             formula_training_set)
+from regenome.surrogates.composition import (FORMULA_INPUT, GROUPED_VALIDATION, composition_keys, find_keys,
+                                             formula_model, formula_training_set)
 
 DATA_FILE = "phosphors/experimental_band_gap.csv"
 DFT_FILE = "phosphors/dft_band_gap_materials_project.csv"
@@ -74,8 +74,8 @@ class DFTGapTable:
     def features(self, fractions: np.ndarray) -> np.ndarray:
         """(n, 4): min, median, max PBE gap and entry count of each row's composition; -1 and 0 if absent."""
         keys = composition_keys(fractions, self.weights)
-        pos = np.clip(np.searchsorted(self.keys, keys), 0, len(self.keys) - 1)
-        found = (self.keys[pos] == keys) & (np.asarray(fractions) > 0).any(axis=1)
+        pos, found = find_keys(self.keys, keys)
+        found &= (np.asarray(fractions) > 0).any(axis=1)
         out = np.tile(np.array([-1.0, -1.0, -1.0, 0.0]), (len(keys), 1))
         out[found] = self.stats[pos[found]]
         return out

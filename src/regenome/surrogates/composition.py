@@ -89,6 +89,14 @@ def composition_keys(fractions: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return (counts * weights).sum(axis=1)
 
 
+def find_keys(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``keys`` in the sorted int64 array ``sorted_keys``, and whether each one is there."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), dtype=np.intp), np.zeros(len(keys), dtype=bool)
+    pos = np.clip(np.searchsorted(sorted_keys, keys), 0, len(sorted_keys) - 1)
+    return pos, sorted_keys[pos] == keys
+
+
 def element_mask(symbols: tuple[str, ...]) -> np.ndarray:
     from regenome.features.elements import ELEMENTS
 

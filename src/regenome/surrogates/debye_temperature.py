@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from regenome.surrogates.base import ExtraFile, SurrogateSpec, TrainingSet, subsample
-from regenome.surrogates.composition import (FORMULA_INPUT, FeaturizedRegressor, load_formula_table,
+from regenome.surrogates.composition import (FORMULA_INPUT, FeaturizedRegressor, find_keys, load_formula_table,
                                              reduced_formula_groups)
 from regenome.surrogates.composition import composition_keys as weighted_composition_keys
 from regenome.surrogates.uncertainty import ONE_SIGMA, CalibratedRegressor, grouped_folds
@@ -152,10 +152,8 @@ class SourceFlagFeaturizer(TransformerMixin, BaseEstimator):
     def _lookup(self, keys: np.ndarray) -> np.ndarray:
         """AFLOW Debye temperature (K) per composition key, NaN where AFLOW has none."""
         out = np.full(len(keys), np.nan)
-        if len(self.lookup_keys_):
-            pos = np.clip(np.searchsorted(self.lookup_keys_, keys), 0, len(self.lookup_keys_) - 1)
-            found = self.lookup_keys_[pos] == keys
-            out[found] = self.lookup_values_[pos[found]]
+        pos, found = find_keys(self.lookup_keys_, keys)
+        out[found] = self.lookup_values_[pos[found]]
         return out
 
     def _features(self, X, training: bool) -> np.ndarray:
@@ -240,7 +238,7 @@ class LindemannBlendRegressor(RegressorMixin, BaseEstimator):
 
 
 class LookupBlendRegressor(RegressorMixin, BaseEstimator):
-    """A calibrated regressor blended with a scaled lookup value (K) wherever the lookup has one.
+    """A calibrated regressor blended with a scaled lookup value (target units) wherever the lookup has one.
 
     Column ``lookup_column`` holds the lookup (NaN where absent); ``regressor`` sees the other columns.
     Where the lookup is present the mean is ``weight_ * ratio_ * lookup + (1 - weight_) * mean`` and
