@@ -211,6 +211,7 @@ def test_lookup_blend_trusts_an_exact_lookup_and_leaves_other_rows_alone():
 
 
 def test_lookup_blend_is_calibrated_out_of_fold_and_fit_reuses_it():
+    from sklearn.base import clone
     from sklearn.dummy import DummyRegressor
     from sklearn.linear_model import LinearRegression
 
@@ -226,17 +227,11 @@ def test_lookup_blend_is_calibrated_out_of_fold_and_fit_reuses_it():
     assert np.mean(np.abs(mean - y)[has]) < 0.2 * np.mean(np.abs(oof[:, 1] - y)[has])
     assert 0.6 < np.mean(np.abs(mean - y)[has] <= std[has]) < 0.78  # one sigma covers about 68 %
     np.testing.assert_array_equal(mean[~has], oof[~has, 1])
-    reused = _clone_fit(model, X, y, groups, oof)
-    refitted = _clone_fit(model, X, y, groups, None)  # runs the same folds itself
+    reused = clone(model).fit(X, y, groups=groups, oof=oof)
+    refitted = clone(model).fit(X, y, groups=groups)  # runs the same folds itself
     for name in ("ratio_", "weight_", "scale_"):
         assert getattr(reused, name) == pytest.approx(getattr(refitted, name))
     assert 0.9 <= reused.weight_ <= 1.0 and reused.ratio_ == pytest.approx(1.02, abs=0.01)
-
-
-def _clone_fit(model, X, y, groups, oof):
-    from sklearn.base import clone
-
-    return clone(model).fit(X, y, groups=groups, oof=oof)
 
 
 def test_phosphor_page_counts_the_library_hosts_aflow_lists(shipped):
